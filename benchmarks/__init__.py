@@ -1,0 +1,1 @@
+"""Runnable measurements; each prints a JSON object as its last line."""

@@ -1,0 +1,173 @@
+"""One joint-training experiment from a config: data, model, programs, training,
+evaluation, and the artefacts left in the model dir."""
+
+import json
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from compose.config import PROGRAM_MODES, ExperimentConfig
+from compose.distribute import get_strategy
+from compose.model import ComposedModel
+from compose.program import format_program
+from compose.training import JointTrainer, build_optimizer, evaluate
+from tasks import get_task, load_task_data
+
+
+def write_json(path: str, value) -> None:
+    """Writes JSON atomically: a temporary file renamed over the target."""
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with tf.io.gfile.GFile(temporary, "w") as stream:
+        json.dump(value, stream, indent=2, sort_keys=True)
+        stream.write("\n")
+    tf.io.gfile.rename(temporary, path, overwrite=True)
+
+
+def initial_programs(config: ExperimentConfig) -> dict[str, list[int]] | None:
+    """Programs to start from, by ``train.programs`` (None: the model's default)."""
+    mode = config.train.programs
+    model = config.model
+    if mode in ("relaxed", "shared"):
+        return None
+    if mode == "random":
+        rng = np.random.default_rng(config.train.seed)
+        return {t: rng.integers(0, model.bank_size, model.depth).tolist() for t in config.tasks}
+    text = mode
+    if not mode.lstrip().startswith("{"):
+        if not tf.io.gfile.exists(mode):
+            raise ValueError(
+                f"train.programs={mode!r} is neither a mode ({', '.join(PROGRAM_MODES)}), "
+                f"a JSON object nor an existing file"
+            )
+        with tf.io.gfile.GFile(mode) as stream:
+            text = stream.read()
+    programs = json.loads(text)
+    if "programs" in programs:  # a programs.json written by a run
+        programs = {task: entry["program"] for task, entry in programs["programs"].items()}
+    return programs
+
+
+def programs_report(model) -> dict:
+    """The programs.json content: hard program, mixture and parameters per task."""
+    parameters = model.parameter_report()
+    return {
+        "bank_size": model.bank_size,
+        "depth": model.depth,
+        "programs": {
+            task: {
+                "program": model.program(task),
+                "text": format_program(model.program(task)),
+                "relaxed": model.is_relaxed(task),
+                "mixture": np.round(model.path(task).current_mixture(), 4).tolist(),
+                "parameters": {k: v for k, v in parameters[task].items() if k.endswith("params")},
+            }
+            for task in model.task_names
+        },
+    }
+
+
+def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: bool = True) -> dict:
+    """Trains ``config`` and returns ``{"metrics": .., "programs": .., "model": ..}``.
+
+    Resumes from the newest checkpoint in ``model_dir``.  Leaves there
+    ``checkpoints/``, ``train/`` (TensorBoard), ``programs.json`` and
+    ``metrics.json``.
+    """
+    started = time.time()
+    keras.utils.set_random_seed(config.train.seed)
+    tasks = [get_task(name) for name in config.tasks]
+    data = {task.name: load_task_data(task, config.data_dir, config.tfds_dir) for task in tasks}
+    strategy = get_strategy(config.strategy, config.tpu)
+    with strategy.scope():
+        model = ComposedModel(
+            [task.spec for task in tasks],
+            block=config.model.block,
+            bank_size=config.model.bank_size,
+            depth=config.model.depth,
+            channels=config.model.channels,
+            resolution=config.model.resolution,
+            programs=initial_programs(config),
+        )
+        optimizer = build_optimizer(
+            config.train.optimizer, config.train.learning_rate, model.trainable_variables
+        )
+    trainer = JointTrainer(
+        model,
+        optimizer,
+        strategy,
+        {name: train for name, (train, _) in data.items()},
+        batch_size=config.train.batch_size,
+        seed=config.train.seed,
+        model_dir=model_dir,
+        steps_per_loop=config.train.steps_per_loop,
+        checkpoint_every=config.train.checkpoint_every,
+    )
+    start = trainer.restore()
+    if verbose and start:
+        print(f"resumed from step {start} in {model_dir}")
+    relaxed_steps = 0
+    if config.train.programs == "relaxed":
+        relaxed_steps = int(round(config.train.relaxed_fraction * config.train.steps))
+        if start == 0:
+            for task in model.task_names:
+                model.set_relaxed(task)
+    train_metrics = trainer.train(relaxed_steps, verbose=verbose)
+    for task in model.task_names:
+        if model.is_relaxed(task):
+            model.discretise(task)
+    train_metrics.update(trainer.train(config.train.steps, verbose=verbose))
+    accuracy = evaluate(
+        model, {name: test for name, (_, test) in data.items()}, config.train.eval_batch_size
+    )
+    metrics = {
+        "step": int(trainer.step.numpy()),
+        "wall_s": round(time.time() - started, 1),
+        "tasks": {
+            name: {
+                "test_accuracy": accuracy[name],
+                "test_examples": len(data[name][1]),
+                "train_examples": len(data[name][0]),
+                **{
+                    kind: train_metrics[f"{kind}/{name}"]
+                    for kind in ("loss", "accuracy")
+                    if f"{kind}/{name}" in train_metrics
+                },
+            }
+            for name in model.task_names
+        },
+    }
+    metrics["mean_test_accuracy"] = float(np.mean([accuracy[n] for n in model.task_names]))
+    programs = programs_report(model)
+    if model_dir:
+        write_json(os.path.join(model_dir, "programs.json"), programs)
+        write_json(os.path.join(model_dir, "metrics.json"), metrics)
+        with tf.summary.create_file_writer(os.path.join(model_dir, "eval")).as_default(
+            step=metrics["step"]
+        ):
+            for name, value in accuracy.items():
+                tf.summary.scalar(f"accuracy/{name}", value)
+    return {"metrics": metrics, "programs": programs, "model": model}
+
+
+def format_table(metrics: dict, programs: dict) -> str:
+    """The per-task test-accuracy table printed at the end of a run."""
+    rows = [("task", "test acc", "program", "shared", "own")]
+    for task, entry in metrics["tasks"].items():
+        program = programs["programs"][task]
+        rows.append(
+            (
+                task,
+                f"{entry['test_accuracy']:.4f}",
+                program["text"],
+                str(program["parameters"]["shared_params"]),
+                str(program["parameters"]["own_params"]),
+            )
+        )
+    rows.append(("mean", f"{metrics['mean_test_accuracy']:.4f}", "", "", ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
+    )

@@ -1,0 +1,158 @@
+"""Everything one task owns: its stem, program, normalisation and head."""
+
+import dataclasses
+
+import keras
+import numpy as np
+from keras import ops
+
+from compose.normalization import TaskNormalization
+from compose.program import IDENTITY, pad_program, unpad_program, validate_program
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    """What the model needs to know of a task (the data side lives in :mod:`tasks`)."""
+
+    name: str
+    image_shape: tuple[int, int, int]
+    num_classes: int
+
+    def __post_init__(self):
+        object.__setattr__(self, "image_shape", tuple(int(d) for d in self.image_shape))
+        if len(self.image_shape) != 3 or min(self.image_shape) < 1:
+            raise ValueError(
+                f"task {self.name!r}: image_shape must be (height, width, channels), "
+                f"got {self.image_shape}"
+            )
+        if self.num_classes < 2:
+            raise ValueError(
+                f"task {self.name!r}: num_classes must be at least 2, got {self.num_classes}"
+            )
+
+
+def build_stem(channels, resolution, name):
+    """Maps raw uint8 images of any size to ``[resolution, resolution, channels]``.
+
+    Images are scaled to [0, 1], resized to twice the bank's resolution and
+    reduced by a strided 3x3 convolution, as in the isometric networks of the
+    paper (a strided stem into 16x16xC).
+    """
+    return keras.Sequential(
+        [
+            keras.layers.Rescaling(1.0 / 255),
+            keras.layers.Resizing(2 * resolution, 2 * resolution),
+            keras.layers.Conv2D(channels, 3, strides=2, padding="same", use_bias=False),
+            keras.layers.BatchNormalization(synchronized=True),
+            keras.layers.ReLU(),
+        ],
+        name=name,
+    )
+
+
+def build_head(num_classes, name):
+    """Features ``[H, W, C]`` to class logits."""
+    return keras.Sequential(
+        [
+            keras.layers.BatchNormalization(synchronized=True),
+            keras.layers.ReLU(),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(num_classes),
+        ],
+        name=name,
+    )
+
+
+@keras.saving.register_keras_serializable(package="compose")
+class TaskPath(keras.layers.Layer):
+    """One task's own parameters and program state.
+
+    The program is a ``[depth]`` int32 variable (IDENTITY-padded), so changing
+    it never retraces.  ``mixture_logits`` hold the relaxed program; while
+    ``relaxed`` is 1.0 the softmax of the logits selects the blocks, while 0.0
+    the one-hot program does.
+
+    Args:
+      spec: the task's :class:`TaskSpec` (or its dict form).
+      bank_size, depth, channels, resolution: the model's shape.
+      norm_sites: the block family's normalisation sites.
+      program: initial block indices (default: ``0, 1, ..`` cycling the bank).
+    """
+
+    def __init__(
+        self, spec, bank_size, depth, channels, resolution, norm_sites, program=None, **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.spec = spec if isinstance(spec, TaskSpec) else TaskSpec(**spec)
+        self.bank_size = bank_size
+        self.depth = depth
+        self.channels = channels
+        self.resolution = resolution
+        if program is None:
+            program = [layer % bank_size for layer in range(depth)]
+        self.initial_program = validate_program(self.spec.name, program, bank_size, depth)
+        self.stem = build_stem(channels, resolution, name=f"{self.spec.name}_stem")
+        self.norm = TaskNormalization(norm_sites, depth, name=f"{self.spec.name}_norm")
+        self.head = build_head(self.spec.num_classes, name=f"{self.spec.name}_head")
+
+    def build(self, input_shape=None):
+        self.stem.build((None, *self.spec.image_shape))
+        self.norm.build()
+        self.head.build((None, self.resolution, self.resolution, self.channels))
+        row = pad_program(self.initial_program, self.depth)
+        self.program = self.add_weight(
+            name="program",
+            shape=(self.depth,),
+            dtype="int32",
+            initializer=keras.initializers.Constant(IDENTITY),
+            trainable=False,
+        )
+        self.program.assign(row)
+        self.mixture_logits = self.add_weight(
+            name="mixture_logits", shape=(self.depth, self.bank_size), initializer="zeros"
+        )
+        self.relaxed = self.add_weight(
+            name="relaxed", shape=(), initializer="zeros", trainable=False
+        )
+        self.temperature = self.add_weight(
+            name="temperature", shape=(), initializer="ones", trainable=False
+        )
+        self.built = True
+
+    def mixture(self):
+        """``[depth, bank_size]`` weight of each block at each layer."""
+        hard = ops.one_hot(self.program, self.bank_size)
+        soft = ops.softmax(self.mixture_logits / self.temperature, axis=-1)
+        return self.relaxed * soft + (1.0 - self.relaxed) * hard
+
+    def active(self):
+        """``[depth]`` 1.0 for layers the program runs, 0.0 for IDENTITY padding."""
+        return ops.cast(ops.not_equal(self.program, IDENTITY), "float32")
+
+    def current_program(self) -> list[int]:
+        return unpad_program(ops.convert_to_numpy(self.program))
+
+    def current_mixture(self) -> np.ndarray:
+        return ops.convert_to_numpy(self.mixture())
+
+    def own_variables(self):
+        """Trainable variables only this task uses (stem, norm, head, and the
+        mixture logits while relaxed)."""
+        variables = self.stem.trainable_variables + self.norm.trainable_variables
+        variables += self.head.trainable_variables
+        if float(ops.convert_to_numpy(self.relaxed)):
+            variables.append(self.mixture_logits)
+        return variables
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            spec=dataclasses.asdict(self.spec),
+            bank_size=self.bank_size,
+            depth=self.depth,
+            channels=self.channels,
+            resolution=self.resolution,
+            norm_sites=self.norm.sites,
+            program=self.current_program() if self.built else self.initial_program,
+        )
+        return config

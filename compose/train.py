@@ -1,0 +1,133 @@
+r"""Joint training of a bank of isometric blocks on several tasks.
+
+With no flags this is the main job: the default suite (Fashion-MNIST, UCI
+digits, animal silhouettes, all installed by the set-up command), relaxed
+programs for the first 30% of steps then hard programs, ending with a
+per-task test-accuracy table.
+
+  python -m compose.train
+  python -m compose.train --tasks=fashion_mnist,usps,mnist_partial \
+      --data_dir=../shared/data --model_dir=runs/digits --steps=3000
+  python -m compose.train --config_file=my.json --params_override=train.steps=100
+
+Override order: defaults < --config_file < --params_override < flags given.
+"""
+
+import json
+import os
+import sys
+
+from absl import app, flags, logging
+
+from compose.config import ExperimentConfig, override, parse_params_override, validate
+from compose.distribute import STRATEGIES
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model_dir", "runs/main", "Where checkpoints, config and results go.")
+flags.DEFINE_string("config_file", None, "A JSON experiment config.")
+flags.DEFINE_string("params_override", "", "Overrides, e.g. 'model.depth=4,train.steps=100'.")
+flags.DEFINE_list("tasks", None, "Registered task names (default: the built-in suite).")
+flags.DEFINE_string("data_dir", None, "Directory of the .npz sources (default: $COMPOSE_DATA_DIR).")
+flags.DEFINE_string(
+    "tfds_dir", None, "TFDS directory for prepared data (default: $COMPOSE_TFDS_DIR)."
+)
+flags.DEFINE_integer("steps", None, "Training steps.")
+flags.DEFINE_integer("batch_size", None, "Global batch of every task per step.")
+flags.DEFINE_float("learning_rate", None, "Learning rate.")
+flags.DEFINE_string(
+    "programs", None, "relaxed | shared | random | JSON object or programs.json path."
+)
+flags.DEFINE_integer("bank_size", None, "K, blocks in the bank.")
+flags.DEFINE_integer("depth", None, "L, the maximum program length.")
+flags.DEFINE_integer("channels", None, "C, the width of every block.")
+flags.DEFINE_integer("resolution", None, "H = W of the bank's feature maps.")
+flags.DEFINE_string("block", None, "Block family: inverted_bottleneck | basic_residual.")
+flags.DEFINE_enum("strategy", None, STRATEGIES, "Distribution strategy.")
+flags.DEFINE_string("tpu", None, "TPU address for --strategy=tpu.")
+flags.DEFINE_integer("seed", None, "Random seed (initialisation and data order).")
+
+_FLAG_FIELDS = {
+    "tasks": "tasks",
+    "data_dir": "data_dir",
+    "tfds_dir": "tfds_dir",
+    "strategy": "strategy",
+    "tpu": "tpu",
+    "steps": "train.steps",
+    "batch_size": "train.batch_size",
+    "learning_rate": "train.learning_rate",
+    "programs": "train.programs",
+    "seed": "train.seed",
+    "bank_size": "model.bank_size",
+    "depth": "model.depth",
+    "channels": "model.channels",
+    "resolution": "model.resolution",
+    "block": "model.block",
+}
+
+RESUMABLE_KEYS = ("tasks", "model")
+"""Config sections a resumed run must share with the run in its model dir."""
+
+
+def build_config(flag_values) -> ExperimentConfig:
+    """Defaults, then the config file, then --params_override, then flags."""
+    config = ExperimentConfig()
+    config.data_dir = os.environ.get("COMPOSE_DATA_DIR") or None
+    config.tfds_dir = os.environ.get("COMPOSE_TFDS_DIR") or None
+    if flag_values.config_file:
+        with open(flag_values.config_file) as stream:
+            override(config, json.load(stream))
+    override(config, parse_params_override(flag_values.params_override))
+    for flag, field in _FLAG_FIELDS.items():
+        value = flag_values[flag].value
+        if value is not None:
+            *parents, leaf = field.split(".")
+            node = {leaf: value}
+            for parent in reversed(parents):
+                node = {parent: node}
+            override(config, node)
+    validate(config)
+    return config
+
+
+def check_resumable(config: ExperimentConfig, config_path: str) -> None:
+    """Refuses a model dir that holds a run of a different model or tasks."""
+    if not os.path.exists(config_path):
+        return
+    with open(config_path) as stream:
+        previous = json.load(stream)
+    current = config.to_dict()
+    for key in RESUMABLE_KEYS:
+        if previous.get(key) != current[key]:
+            raise ValueError(
+                f"{config_path} holds a run with {key}={previous.get(key)}, but this run has "
+                f"{key}={current[key]}; use a new --model_dir (resuming would mix models)"
+            )
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # keep the progress bar and table readable
+    from compose.experiment import format_table, run_experiment, write_json
+
+    config = build_config(FLAGS)
+    model_dir = FLAGS.model_dir
+    os.makedirs(model_dir, exist_ok=True)
+    config_path = os.path.join(model_dir, "config.json")
+    check_resumable(config, config_path)
+    write_json(config_path, config.to_dict())
+    print(f"training {', '.join(config.tasks)} for {config.train.steps} steps into {model_dir}")
+    result = run_experiment(config, model_dir)
+    print(format_table(result["metrics"], result["programs"]))
+    print(f"wrote {model_dir}/{{config,programs,metrics}}.json and checkpoints/")
+    sys.stdout.flush()
+
+
+def run():
+    """Console-script entry point."""
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,32 @@
+"""Shared test set-up: quiet TF, two logical CPUs, small models, the shared data."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pathlib  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_datasets as tfds  # noqa: E402
+
+_cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+tfds.disable_progress_bar()
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DATA = os.environ.get("COMPOSE_DATA_DIR") or str(REPO.parent / "shared" / "data")
+
+
+@pytest.fixture
+def shared_data_dir():
+    """The real ``.npz`` data (../shared/data or $COMPOSE_DATA_DIR); required, not optional."""
+    assert os.path.exists(os.path.join(SHARED_DATA, "usps.npz")), (
+        f"real data missing at {SHARED_DATA}; set COMPOSE_DATA_DIR"
+    )
+    return SHARED_DATA
+
+
+def random_images(shape, batch=4, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (batch, *shape), dtype=np.uint8)
