@@ -77,9 +77,9 @@ def copy_from_composed(static, composed, task):
     for layer, index in enumerate(composed.program(task)):
         block = static.get_layer(f"block_{layer}")
         convs = [
-            l
-            for l in block.branch
-            if isinstance(l, keras.layers.Conv2D | keras.layers.DepthwiseConv2D)
+            part
+            for part in block.branch
+            if isinstance(part, keras.layers.Conv2D | keras.layers.DepthwiseConv2D)
         ]
         for conv, kernel in zip(convs, kernels.values(), strict=True):
             conv.set_weights([ops.convert_to_numpy(kernel[index])])

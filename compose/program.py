@@ -44,7 +44,8 @@ def validate_program(
     for position, index in enumerate(program):
         if isinstance(index, bool) or not isinstance(index, int | np.integer):
             raise ProgramError(
-                f"task {task!r}: position {position} holds {index!r}; block indices must be integers"
+                f"task {task!r}: position {position} holds {index!r}; "
+                "block indices must be integers"
             )
         if not 0 <= index < bank_size:
             raise ProgramError(
