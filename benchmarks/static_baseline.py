@@ -81,7 +81,7 @@ def copy_from_composed(static, composed, task):
             for part in block.branch
             if isinstance(part, keras.layers.Conv2D | keras.layers.DepthwiseConv2D)
         ]
-        for conv, kernel in zip(convs, kernels.values(), strict=True):
+        for conv, kernel in zip(convs, kernels, strict=True):
             conv.set_weights([ops.convert_to_numpy(kernel[index])])
         norms = [part for part in block.branch if isinstance(part, keras.layers.BatchNormalization)]
         for norm, site in zip(norms, path.norm.sites, strict=True):
