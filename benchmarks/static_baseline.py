@@ -8,12 +8,16 @@ tests prove that the bank computes exactly these blocks.
 import keras
 from keras import ops
 
+from compose.normalization import BN_MOMENTUM
 from compose.task_path import build_head, build_stem
 
 
 def _layers(block, channels, expansion=6):
     """The family's residual branch as Keras layers, in the family's site order."""
-    bn = keras.layers.BatchNormalization
+
+    def bn(**kwargs):
+        return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, **kwargs)
+
     if block == "inverted_bottleneck":
         hidden = channels * expansion
         return [

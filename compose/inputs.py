@@ -1,39 +1,22 @@
 """Training input: one batch of every task per step, a pure function of the step.
 
-Each task's training split is held in memory; the examples of step ``s`` are
-drawn (with replacement) by ``stateless_uniform`` seeded with ``(seed, s)``.
-So the data a run sees do not depend on when it was interrupted: a resumed
-run continues exactly where the checkpoint left it, with no shuffle buffer to
-save.  Shapes are static (every batch full), as TPU and XLA require.
+Each task's training split is held in memory.  The global batch of step ``s``
+is drawn (with replacement) by ``stateless_uniform`` seeded with
+``(seed, task, s)``, and each replica takes its slice of it.  So the examples a
+step sees depend neither on the number of replicas nor on when the run was
+interrupted: a resumed run continues exactly where its checkpoint left it,
+with no shuffle buffer to save.  Shapes are static, as TPU and XLA require.
 """
 
 import tensorflow as tf
 
 
-def _sampler(splits, per_replica_batch, seed, pipeline_id):
-    tensors = [
-        (task, tf.constant(split.images), tf.constant(split.labels))
-        for task, split in splits.items()
-    ]
-
-    def sample(element):
-        batch = {}
-        for index, (task, images, labels) in enumerate(tensors):
-            stream = tf.constant([seed, 1 + index + 1000 * pipeline_id], tf.int64)
-            positions = tf.random.stateless_uniform(
-                [per_replica_batch],
-                seed=tf.random.experimental.stateless_fold_in(stream, element),
-                maxval=tf.shape(labels, out_type=tf.int64)[0],
-                dtype=tf.int64,
-            )
-            batch[task] = (tf.gather(images, positions), tf.gather(labels, positions))
-        return batch
-
-    return sample
-
-
 def make_dataset_fn(splits, global_batch_size, seed, start_step=0):
     """A ``dataset_fn`` for ``strategy.distribute_datasets_from_function``.
+
+    Element ``e`` of input pipeline ``p`` feeds step ``start_step + e // r`` on
+    replica ``p * r + e % r``, ``r`` being the replicas one pipeline feeds (the
+    strategy hands consecutive elements to a pipeline's replicas in turn).
 
     Args:
       splits: ``{task: Split}`` training data.
@@ -45,10 +28,31 @@ def make_dataset_fn(splits, global_batch_size, seed, start_step=0):
     def dataset_fn(context: tf.distribute.InputContext):
         per_replica = context.get_per_replica_batch_size(global_batch_size)
         replicas_per_pipeline = context.num_replicas_in_sync // context.num_input_pipelines
-        first = start_step * replicas_per_pipeline
-        sample = _sampler(splits, per_replica, seed, context.input_pipeline_id)
+        tensors = [
+            (task, tf.constant(split.images), tf.constant(split.labels))
+            for task, split in splits.items()
+        ]
+
+        def sample(element):
+            step = start_step + element // replicas_per_pipeline
+            replica = context.input_pipeline_id * replicas_per_pipeline
+            replica += element % replicas_per_pipeline
+            batch = {}
+            for index, (task, images, labels) in enumerate(tensors):
+                positions = tf.random.stateless_uniform(
+                    [global_batch_size],
+                    seed=tf.random.experimental.stateless_fold_in(
+                        tf.constant([seed, index], tf.int64), step
+                    ),
+                    maxval=tf.shape(labels, out_type=tf.int64)[0],
+                    dtype=tf.int64,
+                )
+                mine = positions[replica * per_replica : (replica + 1) * per_replica]
+                batch[task] = (tf.gather(images, mine), tf.gather(labels, mine))
+            return batch
+
         return (
-            tf.data.Dataset.range(first, tf.int64.max)
+            tf.data.Dataset.range(tf.int64.max)
             .map(sample, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .prefetch(tf.data.AUTOTUNE)
         )

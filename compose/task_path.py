@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from compose.normalization import TaskNormalization
+from compose.normalization import BN_MOMENTUM, TaskNormalization
 from compose.program import IDENTITY, pad_program, unpad_program, validate_program
 
 
@@ -40,11 +40,15 @@ def build_stem(channels, resolution, name):
     """
     return keras.Sequential(
         [
-            keras.layers.Rescaling(1.0 / 255),
-            keras.layers.Resizing(2 * resolution, 2 * resolution),
-            keras.layers.Conv2D(channels, 3, strides=2, padding="same", use_bias=False),
-            keras.layers.BatchNormalization(synchronized=True),
-            keras.layers.ReLU(),
+            keras.layers.Rescaling(1.0 / 255, name=f"{name}_rescale"),
+            keras.layers.Resizing(2 * resolution, 2 * resolution, name=f"{name}_resize"),
+            keras.layers.Conv2D(
+                channels, 3, strides=2, padding="same", use_bias=False, name=f"{name}_conv"
+            ),
+            keras.layers.BatchNormalization(
+                momentum=BN_MOMENTUM, synchronized=True, name=f"{name}_norm"
+            ),
+            keras.layers.ReLU(name=f"{name}_relu"),
         ],
         name=name,
     )
@@ -54,10 +58,12 @@ def build_head(num_classes, name):
     """Features ``[H, W, C]`` to class logits."""
     return keras.Sequential(
         [
-            keras.layers.BatchNormalization(synchronized=True),
-            keras.layers.ReLU(),
-            keras.layers.GlobalAveragePooling2D(),
-            keras.layers.Dense(num_classes),
+            keras.layers.BatchNormalization(
+                momentum=BN_MOMENTUM, synchronized=True, name=f"{name}_norm"
+            ),
+            keras.layers.ReLU(name=f"{name}_relu"),
+            keras.layers.GlobalAveragePooling2D(name=f"{name}_pool"),
+            keras.layers.Dense(num_classes, name=f"{name}_logits"),
         ],
         name=name,
     )

@@ -36,6 +36,23 @@ def build_optimizer(name: str, learning_rate: float, variables) -> keras.optimiz
     return optimizer
 
 
+def checkpoint_of(model, optimizer, step) -> tf.train.Checkpoint:
+    """A checkpoint holding every model and optimizer variable under a stable key.
+
+    ``tf.train.Checkpoint(model=keras3_model)`` silently skips variables held
+    in Keras 3's tracked lists and dicts (the bank's kernels, the task paths)
+    and the optimizer's slots, so each variable is named explicitly: model
+    variables by their layer path (without the model's own, auto-numbered
+    name), optimizer variables by position (fixed by ``build_optimizer``).
+    """
+    values = {"step": step}
+    for variable in model.variables:
+        values["model." + variable.path.split("/", 1)[1].replace("/", ".")] = variable
+    for index, variable in enumerate(optimizer.variables):
+        values[f"optimizer.{index}"] = variable
+    return tf.train.Checkpoint(**values)
+
+
 class JointTrainer:
     """Runs joint training steps under a strategy, with checkpoints and summaries.
 
@@ -79,7 +96,7 @@ class JointTrainer:
         self.manager = None
         self.writer = None
         if model_dir:
-            checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=self.step)
+            checkpoint = checkpoint_of(model, optimizer, self.step)
             self.manager = tf.train.CheckpointManager(
                 checkpoint,
                 os.path.join(model_dir, "checkpoints"),
