@@ -1,0 +1,85 @@
+"""End to end: the training binary on real data, in a subprocess, as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def train(*args, env_extra=None):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "compose.train", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_trains_real_tasks_writes_artefacts_and_resumes(tmp_path, shared_data_dir):
+    args = [
+        "--tasks=uci_digits,usps",
+        f"--data_dir={shared_data_dir}",
+        f"--model_dir={tmp_path}",
+        "--steps=200",
+        "--depth=4",
+        "--channels=16",
+        "--resolution=8",
+        "--params_override=train.relaxed_fraction=0.25,train.checkpoint_every=100",
+    ]
+    first = train(*args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "uci_digits" in first.stdout and "mean" in first.stdout
+    for name in ("config.json", "programs.json", "metrics.json", "checkpoints/checkpoint"):
+        assert (tmp_path / name).exists(), name
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["step"] == 200
+    # Real data, 200 steps: far above the 10% of chance on both digit tasks.
+    assert metrics["tasks"]["uci_digits"]["test_accuracy"] > 0.6, metrics
+    assert metrics["tasks"]["usps"]["test_accuracy"] > 0.6, metrics
+    programs = json.loads((tmp_path / "programs.json").read_text())["programs"]
+    assert all(not entry["relaxed"] and len(entry["program"]) == 4 for entry in programs.values())
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["model"]["depth"] == 4 and config["train"]["relaxed_fraction"] == 0.25
+
+    again = train(*args[:-1], "--steps=220", "--params_override=train.relaxed_fraction=0.25")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "resumed from step 200" in again.stdout
+    assert json.loads((tmp_path / "metrics.json").read_text())["step"] == 220
+    resumed_programs = json.loads((tmp_path / "programs.json").read_text())["programs"]
+    assert {t: e["program"] for t, e in resumed_programs.items()} == {
+        t: e["program"] for t, e in programs.items()
+    }, "hard programs survive the resume"
+
+    clash = train(*args[:3], "--depth=5")
+    assert clash.returncode != 0
+    assert "holds a run with model=" in clash.stderr and "use a new --model_dir" in clash.stderr
+
+
+def test_bad_inputs_fail_with_one_clear_message(tmp_path):
+    unknown = train("--tasks=fashion_mnst", f"--model_dir={tmp_path / 'a'}", "--steps=1")
+    assert unknown.returncode != 0
+    assert "unknown task 'fashion_mnst'. Did you mean fashion_mnist" in unknown.stderr
+
+    no_dir = train(
+        "--tasks=usps",
+        f"--model_dir={tmp_path / 'b'}",
+        "--steps=1",
+        env_extra={"COMPOSE_DATA_DIR": ""},
+    )
+    assert no_dir.returncode != 0
+    assert "task 'usps' reads its files from --data_dir" in no_dir.stderr
+
+    bad_program = train(
+        "--tasks=uci_digits",
+        f"--model_dir={tmp_path / 'c'}",
+        "--steps=1",
+        "--depth=2",
+        '--programs={"uci_digits": [0, 9]}',
+    )
+    assert bad_program.returncode != 0
+    assert "task 'uci_digits': block index 9 at position 1 is out of range" in bad_program.stderr
