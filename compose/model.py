@@ -5,7 +5,7 @@ import numpy as np
 from keras import ops
 
 from compose.bank import BlockBank
-from compose.program import validate_program
+from compose.program import pad_program, validate_program
 from compose.task_path import TaskPath, TaskSpec
 
 
@@ -150,7 +150,7 @@ class ComposedModel(keras.Model):
         """Gives ``task`` a hard program; no retrace, any length up to ``depth``."""
         path = self.path(task)
         checked = validate_program(task, program, self.bank_size, self.depth)
-        path.program.assign(np.pad(checked, (0, self.depth - len(checked)), constant_values=-1))
+        path.program.assign(pad_program(checked, self.depth))
         path.relaxed.assign(0.0)
 
     def set_relaxed(self, task: str, relaxed: bool = True) -> None:

@@ -21,6 +21,7 @@ from absl import app, flags, logging
 
 from compose.config import ExperimentConfig, override, parse_params_override, validate
 from compose.distribute import STRATEGIES
+from tasks import default_data_dir, default_tfds_dir
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", "runs/main", "Where checkpoints, config and results go.")
@@ -71,8 +72,8 @@ RESUMABLE_KEYS = ("tasks", "model")
 def build_config(flag_values) -> ExperimentConfig:
     """Defaults, then the config file, then --params_override, then flags."""
     config = ExperimentConfig()
-    config.data_dir = os.environ.get("COMPOSE_DATA_DIR") or None
-    config.tfds_dir = os.environ.get("COMPOSE_TFDS_DIR") or None
+    config.data_dir = default_data_dir()
+    config.tfds_dir = default_tfds_dir()
     if flag_values.config_file:
         with open(flag_values.config_file) as stream:
             override(config, json.load(stream))

@@ -213,3 +213,17 @@ class AnimalSilhouettes(LocalBuilder):
                 arrays.append(np.asarray(pickle.load(stream)))  # noqa: S301 (package data)
         images, labels = arrays
         return _fixed_split(images.astype(np.uint8), labels.astype(np.int64), test_fraction=0.2)
+
+
+LOCAL_DATASETS = frozenset(
+    builder.name
+    for builder in (
+        MnistPartial,
+        Usps,
+        Cifar10Partial,
+        FashionMnistLocal,
+        UciDigits,
+        AnimalSilhouettes,
+    )
+)
+"""Datasets prepared from local files (the others are TFDS catalog names, never downloaded)."""

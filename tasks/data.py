@@ -32,14 +32,6 @@ def default_tfds_dir() -> str | None:
     return os.environ.get("COMPOSE_TFDS_DIR") or None
 
 
-def _is_local(dataset: str) -> bool:
-    return any(
-        getattr(cls, "name", None) == dataset
-        for cls in vars(builders).values()
-        if isinstance(cls, type) and issubclass(cls, builders.LocalBuilder)
-    )
-
-
 @functools.cache
 def load_task_data(task: Task, data_dir: str | None = None, tfds_dir: str | None = None):
     """``(train, test)`` :class:`Split`s of ``task``, prepared on first use.
@@ -53,7 +45,7 @@ def load_task_data(task: Task, data_dir: str | None = None, tfds_dir: str | None
     manual_dir = task.resolve_manual_dir(data_dir)
     if manual_dir is not None and not os.path.isdir(manual_dir):
         raise FileNotFoundError(f"task {task.name!r}: data directory {manual_dir} does not exist")
-    local = _is_local(task.dataset)
+    local = task.dataset in builders.LOCAL_DATASETS
     try:
         train, test = tfds.load(
             task.dataset,
