@@ -13,7 +13,13 @@ from compose.config import PROGRAM_MODES, ExperimentConfig
 from compose.distribute import get_strategy
 from compose.model import ComposedModel
 from compose.program import format_program
-from compose.training import JointTrainer, build_optimizer, evaluate
+from compose.training import (
+    JointTrainer,
+    build_optimizer,
+    evaluate,
+    model_variables,
+    restore_newest_readable,
+)
 from tasks import get_task, load_task_data
 
 
@@ -69,6 +75,40 @@ def programs_report(model) -> dict:
     }
 
 
+def build_model(config: ExperimentConfig, programs=None) -> ComposedModel:
+    """The model ``config`` describes (in the current strategy's scope)."""
+    return ComposedModel(
+        [get_task(name).spec for name in config.tasks],
+        block=config.model.block,
+        bank_size=config.model.bank_size,
+        depth=config.model.depth,
+        channels=config.model.channels,
+        resolution=config.model.resolution,
+        programs=programs,
+    )
+
+
+def load_trained_model(model_dir: str) -> tuple[ComposedModel, ExperimentConfig]:
+    """The model trained in ``model_dir``: its config and newest readable checkpoint.
+
+    Raises:
+      FileNotFoundError: when ``model_dir`` holds no config or no checkpoint.
+    """
+    config_path = os.path.join(model_dir, "config.json")
+    if not tf.io.gfile.exists(config_path):
+        raise FileNotFoundError(
+            f"{config_path} not found: --model_dir must be a directory written by compose.train"
+        )
+    with tf.io.gfile.GFile(config_path) as stream:
+        config = ExperimentConfig.from_dict(json.load(stream))
+    model = build_model(config)
+    checkpoint = tf.train.Checkpoint(**model_variables(model))
+    manager = tf.train.CheckpointManager(checkpoint, os.path.join(model_dir, "checkpoints"), 1)
+    if restore_newest_readable(checkpoint, manager.checkpoints) is None:
+        raise FileNotFoundError(f"no checkpoint in {model_dir}/checkpoints: train first")
+    return model, config
+
+
 def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: bool = True) -> dict:
     """Trains ``config`` and returns ``{"metrics": .., "programs": .., "model": ..}``.
 
@@ -78,19 +118,13 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
     """
     started = time.time()
     keras.utils.set_random_seed(config.train.seed)
-    tasks = [get_task(name) for name in config.tasks]
-    data = {task.name: load_task_data(task, config.data_dir, config.tfds_dir) for task in tasks}
+    data = {
+        name: load_task_data(get_task(name), config.data_dir, config.tfds_dir)
+        for name in config.tasks
+    }
     strategy = get_strategy(config.strategy, config.tpu)
     with strategy.scope():
-        model = ComposedModel(
-            [task.spec for task in tasks],
-            block=config.model.block,
-            bank_size=config.model.bank_size,
-            depth=config.model.depth,
-            channels=config.model.channels,
-            resolution=config.model.resolution,
-            programs=initial_programs(config),
-        )
+        model = build_model(config, initial_programs(config))
         optimizer = build_optimizer(
             config.train.optimizer, config.train.learning_rate, model.trainable_variables
         )
@@ -104,6 +138,7 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
         model_dir=model_dir,
         steps_per_loop=config.train.steps_per_loop,
         checkpoint_every=config.train.checkpoint_every,
+        jit_compile=config.train.jit_compile,
     )
     start = trainer.restore()
     if verbose and start:
@@ -114,32 +149,30 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
         if start == 0:
             for task in model.task_names:
                 model.set_relaxed(task)
-    train_metrics = trainer.train(relaxed_steps, verbose=verbose)
+    trainer.train(relaxed_steps, verbose=verbose)
     for task in model.task_names:
         if model.is_relaxed(task):
             model.discretise(task)
-    train_metrics.update(trainer.train(config.train.steps, verbose=verbose))
-    accuracy = evaluate(
+    trainer.train(config.train.steps, verbose=verbose)
+    test = evaluate(
         model, {name: test for name, (_, test) in data.items()}, config.train.eval_batch_size
     )
+    # Only functions of the final weights, so a resumed run reports what an
+    # uninterrupted one does (training curves are in TensorBoard).
     metrics = {
         "step": int(trainer.step.numpy()),
         "wall_s": round(time.time() - started, 1),
         "tasks": {
             name: {
-                "test_accuracy": accuracy[name],
+                "test_accuracy": test[name]["accuracy"],
+                "test_loss": test[name]["loss"],
                 "test_examples": len(data[name][1]),
                 "train_examples": len(data[name][0]),
-                **{
-                    kind: train_metrics[f"{kind}/{name}"]
-                    for kind in ("loss", "accuracy")
-                    if f"{kind}/{name}" in train_metrics
-                },
             }
             for name in model.task_names
         },
     }
-    metrics["mean_test_accuracy"] = float(np.mean([accuracy[n] for n in model.task_names]))
+    metrics["mean_test_accuracy"] = float(np.mean([test[n]["accuracy"] for n in model.task_names]))
     programs = programs_report(model)
     if model_dir:
         write_json(os.path.join(model_dir, "programs.json"), programs)
@@ -147,8 +180,9 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
         with tf.summary.create_file_writer(os.path.join(model_dir, "eval")).as_default(
             step=metrics["step"]
         ):
-            for name, value in accuracy.items():
-                tf.summary.scalar(f"accuracy/{name}", value)
+            for name, values in test.items():
+                for kind, value in values.items():
+                    tf.summary.scalar(f"{kind}/{name}", value)
     return {"metrics": metrics, "programs": programs, "model": model}
 
 

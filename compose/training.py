@@ -13,6 +13,7 @@ import os
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from compose.inputs import make_dataset_fn
 
@@ -36,21 +37,73 @@ def build_optimizer(name: str, learning_rate: float, variables) -> keras.optimiz
     return optimizer
 
 
+def model_variables(model) -> dict[str, tf.Variable]:
+    """Every variable of ``model`` keyed by its layer path, without the model's
+    own auto-numbered name, so two instances of one architecture agree."""
+    return {
+        "model." + variable.path.split("/", 1)[1].replace("/", "."): variable
+        for variable in model.variables
+    }
+
+
 def checkpoint_of(model, optimizer, step) -> tf.train.Checkpoint:
     """A checkpoint holding every model and optimizer variable under a stable key.
 
     ``tf.train.Checkpoint(model=keras3_model)`` silently skips variables held
     in Keras 3's tracked lists and dicts (the bank's kernels, the task paths)
     and the optimizer's slots, so each variable is named explicitly: model
-    variables by their layer path (without the model's own, auto-numbered
-    name), optimizer variables by position (fixed by ``build_optimizer``).
+    variables by :func:`model_variables`, optimizer variables by position
+    (fixed by ``build_optimizer``).
     """
-    values = {"step": step}
-    for variable in model.variables:
-        values["model." + variable.path.split("/", 1)[1].replace("/", ".")] = variable
+    values = {"step": step, **model_variables(model)}
     for index, variable in enumerate(optimizer.variables):
         values[f"optimizer.{index}"] = variable
     return tf.train.Checkpoint(**values)
+
+
+def restore_newest_readable(checkpoint, paths) -> str | None:
+    """Restores the newest of ``paths`` (oldest first) that reads completely.
+
+    A checkpoint whose files are truncated, corrupted or missing is reported
+    and skipped for the one before it, so a crash while a checkpoint was
+    being written costs only the steps since the previous one.
+
+    Returns:
+      The restored path, or None when ``paths`` is empty.
+
+    Raises:
+      RuntimeError: when none of ``paths`` can be read.
+    """
+    failures = []
+    for path in reversed(paths):
+        try:
+            checkpoint.restore(path).assert_existing_objects_matched()
+        except Exception as error:  # readers raise many types; every one is reported
+            reason = f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
+            failures.append(f"{path}: {reason}")
+            logging.warning("checkpoint %s is unreadable (%s); trying the one before", path, reason)
+            continue
+        if failures:
+            print(f"skipped unreadable checkpoint(s): {'; '.join(failures)}; resumed from {path}")
+        return path
+    if failures:
+        raise RuntimeError(
+            "no readable checkpoint: " + "; ".join(failures) + " (delete the checkpoints "
+            "directory to start again)"
+        )
+    return None
+
+
+def use_xla_by_default(strategy) -> bool:
+    """XLA for single-replica GPU training, as Keras decides for ``fit``.
+
+    Not on CPU, where XLA is several times slower for depthwise convolutions;
+    not under multi-replica strategies, where Keras also turns it off; TPU
+    steps are compiled by the TPU strategy anyway.
+    """
+    on_gpu = bool(tf.config.list_logical_devices("GPU"))
+    tpu = isinstance(strategy, tf.distribute.TPUStrategy)
+    return on_gpu and not tpu and strategy.num_replicas_in_sync == 1
 
 
 class JointTrainer:
@@ -67,6 +120,8 @@ class JointTrainer:
         scalars to ``model_dir/train``; None keeps nothing.
       steps_per_loop: steps per ``tf.function`` call (fewer host round trips).
       checkpoint_every: steps between checkpoints.
+      jit_compile: compile each replica's step with XLA; None picks
+        :func:`use_xla_by_default`.
     """
 
     def __init__(
@@ -80,6 +135,7 @@ class JointTrainer:
         model_dir=None,
         steps_per_loop=10,
         checkpoint_every=250,
+        jit_compile=None,
     ):
         missing = sorted(set(model.task_names) - set(train_splits))
         if missing:
@@ -91,6 +147,10 @@ class JointTrainer:
         self.batch_size = batch_size
         self.seed = seed
         self.steps_per_loop = steps_per_loop
+        self.jit_compile = use_xla_by_default(strategy) if jit_compile is None else jit_compile
+        self._replica_step = (
+            tf.function(self._step_fn, jit_compile=True) if self.jit_compile else self._step_fn
+        )
         with strategy.scope():
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.manager = None
@@ -107,11 +167,9 @@ class JointTrainer:
             self.writer = tf.summary.create_file_writer(os.path.join(model_dir, "train"))
 
     def restore(self) -> int:
-        """Restores the newest checkpoint, if any; returns the step reached."""
-        if self.manager is not None and self.manager.latest_checkpoint:
-            self.manager.checkpoint.restore(
-                self.manager.latest_checkpoint
-            ).assert_existing_objects_matched()
+        """Restores the newest readable checkpoint, if any; returns the step reached."""
+        if self.manager is not None:
+            restore_newest_readable(self.manager.checkpoint, self.manager.checkpoints)
         return int(self.step.numpy())
 
     def _step_fn(self, batch):
@@ -145,7 +203,7 @@ class JointTrainer:
         """``num_steps`` steps in one call; returns the last step's metrics."""
 
         def one_step():
-            per_replica = self.strategy.run(self._step_fn, args=(next(iterator),))
+            per_replica = self.strategy.run(self._replica_step, args=(next(iterator),))
             self.step.assign_add(1)
             return {
                 name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
@@ -200,25 +258,34 @@ class JointTrainer:
                 tf.summary.scalar(name, value)
 
 
-def evaluate(model, test_splits, batch_size=500) -> dict[str, float]:
-    """Test accuracy of every task in ``test_splits`` (inference mode)."""
+def evaluate(model, test_splits, batch_size=500) -> dict[str, dict[str, float]]:
+    """Test accuracy and mean cross-entropy of every task (inference mode).
 
-    @tf.function
-    def predict(task, images):
-        return tf.argmax(
-            model.call_task(task, images, training=False), axis=-1, output_type=tf.int32
-        )
-
-    accuracy = {}
+    Each task gets its own function and the last batch is zero-padded to
+    ``batch_size``, so every task traces exactly once.
+    """
+    results = {}
     for task, split in test_splits.items():
-        correct = 0
+
+        @tf.function
+        def correct_and_loss(images, labels, task=task):
+            logits = model.call_task(task, images, training=False)
+            correct = tf.equal(tf.argmax(logits, -1, output_type=labels.dtype), labels)
+            loss = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+            return correct, loss
+
+        correct, loss = 0, 0.0
         for start in range(0, len(split), batch_size):
-            images = split.images[start : start + batch_size]
-            correct += int(
-                np.sum(
-                    predict(task, tf.constant(images)).numpy()
-                    == split.labels[start : start + batch_size]
+            count = min(batch_size, len(split) - start)
+            padded = [
+                np.pad(
+                    array[start : start + count],
+                    [(0, batch_size - count)] + [(0, 0)] * (array.ndim - 1),
                 )
-            )
-        accuracy[task] = correct / len(split)
-    return accuracy
+                for array in (split.images, split.labels)
+            ]
+            hits, losses = correct_and_loss(*map(tf.constant, padded))
+            correct += int(np.sum(hits.numpy()[:count]))
+            loss += float(np.sum(losses.numpy()[:count], dtype=np.float64))
+        results[task] = {"accuracy": correct / len(split), "loss": loss / len(split)}
+    return results

@@ -19,7 +19,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = os.environ.get("COMPOSE_DATA_DIR") or str(REPO.parent / "shared" / "data")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data_dir():
     """The real ``.npz`` data (../shared/data or $COMPOSE_DATA_DIR); required, not optional."""
     assert os.path.exists(os.path.join(SHARED_DATA, "usps.npz")), (
