@@ -1,0 +1,53 @@
+r"""Exports a trained model dir as a SavedModel for TF Serving.
+
+One signature per task (``serve_<task>``) plus ``serving_default``; raw uint8
+images in, ``probabilities`` and ``logits`` out; each variable stored once;
+a new timestamped version directory under ``--export_dir``.
+
+  python -m compose.export --model_dir=runs/main
+  python -m compose.export --model_dir=runs/main --export_dir=/serving/compose \
+      --tasks=fashion_mnist
+  saved_model_cli show --dir=runs/main/export/<version> --all
+"""
+
+import os
+
+from absl import app, flags, logging
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model_dir", None, "A model dir written by compose.train.", required=True)
+flags.DEFINE_string(
+    "export_dir", None, "Base directory of the versions (default: MODEL_DIR/export)."
+)
+flags.DEFINE_list("tasks", None, "Tasks to export (default: all); the first is serving_default.")
+flags.DEFINE_integer("version", None, "Version directory number (default: the Unix time).")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)
+    from compose.experiment import load_trained_model
+    from compose.serving import directory_bytes, export_saved_model, stored_values
+
+    model, _ = load_trained_model(FLAGS.model_dir)
+    export_dir = FLAGS.export_dir or os.path.join(FLAGS.model_dir, "export")
+    path = export_saved_model(model, export_dir, tasks=FLAGS.tasks, version=FLAGS.version)
+    tasks = FLAGS.tasks or model.task_names
+    print(f"exported {', '.join(tasks)} to {path}")
+    print(
+        f"signatures: serving_default (= serve_{tasks[0]}), "
+        + ", ".join(f"serve_{t}" for t in tasks)
+    )
+    print(f"stored values: {stored_values(path)}; model parameters: {model.count_params()}")
+    print(f"size: {directory_bytes(path)} bytes")
+
+
+def run():
+    """Console-script entry point."""
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
