@@ -38,6 +38,9 @@ class TrainConfig:
     checkpoint_every: int = 250
     seed: int = 0
     eval_batch_size: int = 500
+    deterministic: bool = True
+    """Deterministic TF ops, so a run killed and resumed ends exactly where an
+    uninterrupted one does (costs some speed on GPU)."""
     jit_compile: bool | None = None
     """Compile the training step with XLA; None: only for single-replica GPU
     training (XLA is much slower on CPU; TPU compiles anyway)."""
@@ -118,6 +121,7 @@ def validate(config: ExperimentConfig) -> None:
         (config.train.checkpoint_every >= 1, "train.checkpoint_every must be >= 1"),
         (config.train.eval_batch_size >= 1, "train.eval_batch_size must be >= 1"),
         (config.train.jit_compile in (None, True, False), "train.jit_compile must be a bool"),
+        (config.train.deterministic in (True, False), "train.deterministic must be a bool"),
     ]
     for ok, message in checks:
         if not ok:

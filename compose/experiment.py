@@ -118,6 +118,8 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
     """
     started = time.time()
     keras.utils.set_random_seed(config.train.seed)
+    if config.train.deterministic:
+        tf.config.experimental.enable_op_determinism()
     data = {
         name: load_task_data(get_task(name), config.data_dir, config.tfds_dir)
         for name in config.tasks

@@ -1,0 +1,93 @@
+"""Preemption: SIGKILL the training binary mid-run, run the same command again."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import REPO
+
+STEPS = 120
+
+
+def command(model_dir, data_dir):
+    return [
+        sys.executable,
+        "-m",
+        "compose.train",
+        "--tasks=uci_digits,usps",
+        f"--data_dir={data_dir}",
+        f"--model_dir={model_dir}",
+        f"--steps={STEPS}",
+        "--depth=3",
+        "--channels=8",
+        "--resolution=4",
+        # A checkpoint after every 10-step loop; relaxed programs until step 36.
+        "--params_override=train.checkpoint_every=10,train.steps_per_loop=10",
+    ]
+
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def newest_checkpoint_step(model_dir):
+    index = model_dir / "checkpoints" / "checkpoint"
+    try:
+        found = re.search(r'model_checkpoint_path: "ckpt-(\d+)"', index.read_text())
+    except FileNotFoundError:
+        return 0
+    return int(found.group(1)) if found else 0
+
+
+def kill_after_checkpoint(model_dir, data_dir, step):
+    """Starts the binary and SIGKILLs it once a checkpoint at or past ``step`` exists."""
+    process = subprocess.Popen(
+        command(model_dir, data_dir),
+        cwd=REPO,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 300
+    while newest_checkpoint_step(model_dir) < step:
+        assert process.poll() is None, "the run ended before it could be killed"
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return newest_checkpoint_step(model_dir)
+
+
+def run_to_end(model_dir, data_dir):
+    result = subprocess.run(
+        command(model_dir, data_dir), cwd=REPO, env=ENV, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def results(model_dir):
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    programs = json.loads((model_dir / "programs.json").read_text())["programs"]
+    return metrics["tasks"], {task: entry["program"] for task, entry in programs.items()}
+
+
+def test_killed_twice_and_rerun_ends_exactly_like_an_uninterrupted_run(tmp_path, shared_data_dir):
+    uninterrupted = tmp_path / "uninterrupted"
+    run_to_end(uninterrupted, shared_data_dir)
+
+    preempted = tmp_path / "preempted"
+    killed_at = kill_after_checkpoint(preempted, shared_data_dir, 20)  # relaxed phase
+    assert 20 <= killed_at < STEPS and not (preempted / "metrics.json").exists()
+    killed_again_at = kill_after_checkpoint(preempted, shared_data_dir, 70)  # hard programs
+    assert 70 <= killed_again_at < STEPS
+    output = run_to_end(preempted, shared_data_dir)
+    assert f"resumed from step {killed_again_at}" in output
+
+    expected_tasks, expected_programs = results(uninterrupted)
+    got_tasks, got_programs = results(preempted)
+    assert got_programs == expected_programs
+    assert got_tasks == expected_tasks  # accuracies and losses, bit for bit
