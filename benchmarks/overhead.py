@@ -128,6 +128,11 @@ def main(argv):
         "composed_img_s": round(composed_img_s, 1),
         "static_img_s": round(static_img_s, 1),
         "ratio": round(composed_img_s / static_img_s, 3),
+        # Each repeat times both back to back; the median of those paired ratios
+        # is less sensitive to load that comes and goes on a shared machine.
+        "paired_ratio_median": round(
+            float(np.median([s / c for c, s in zip(composed_s, static_s, strict=True)])), 3
+        ),
         "composed_img_s_runs": [round(images / s, 1) for s in composed_s],
         "static_img_s_runs": [round(images / s, 1) for s in static_s],
         "distinct_programs_trained": len(programs),

@@ -135,6 +135,23 @@ class TaskPath(keras.layers.Layer):
         """``[depth]`` 1.0 for layers the program runs, 0.0 for IDENTITY padding."""
         return ops.cast(ops.not_equal(self.program, IDENTITY), "float32")
 
+    def head_with_batch_statistics(self, x):
+        """Logits with the head's normalisation using ``x``'s own moments.
+
+        For scoring programs the task was not trained with: the head's moving
+        statistics describe the trained program's features, not theirs.  No
+        state changes (Keras' ``training=True`` would update the moving
+        statistics).
+        """
+        norm, *rest = self.head.layers
+        mean, variance = ops.moments(x, axes=[0, 1, 2])
+        x = ops.batch_normalization(
+            x, mean, variance, axis=-1, offset=norm.beta, scale=norm.gamma, epsilon=norm.epsilon
+        )
+        for layer in rest:
+            x = layer(x, training=False)
+        return x
+
     def current_program(self) -> list[int]:
         return unpad_program(ops.convert_to_numpy(self.program))
 

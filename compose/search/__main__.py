@@ -1,0 +1,101 @@
+r"""Searches the programs of a trained model dir's tasks over its frozen bank.
+
+Candidates are scored on the first half of each task's test split (the
+validation half); the best program's accuracy on the other half is reported
+beside it.  Writes ``MODEL_DIR/search/programs.json`` (usable as
+``compose.train --programs=...``) and ``MODEL_DIR/search/candidates.jsonl``
+(every candidate: task, program, accuracy, charged parameters, score).
+The model dir's checkpoints are not changed.
+
+  python -m compose.search --model_dir=runs/main --strategy=local --budget=50
+  python -m compose.search --model_dir=runs/main --tasks=uci_digits --size_penalty=0.7
+"""
+
+import json
+import os
+
+from absl import app, flags, logging
+
+from compose.search import DEFAULT_STRATEGY, STRATEGIES
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model_dir", None, "A model dir written by compose.train.", required=True)
+flags.DEFINE_list("tasks", None, "Tasks to search (default: all of the model's).")
+flags.DEFINE_enum("strategy", DEFAULT_STRATEGY, list(STRATEGIES), "Search strategy.")
+flags.DEFINE_integer("budget", 100, "Distinct programs scored per task.")
+flags.DEFINE_float("size_penalty", 1.0, "s in score = accuracy * s^(charged/base); 1: none.")
+flags.DEFINE_integer("min_length", 1, "Shortest program (the model's depth: fixed length).")
+flags.DEFINE_integer("seed", 0, "Random seed of the strategy.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)
+    from compose.experiment import load_trained_model, write_json
+    from compose.program import format_program
+    from compose.search import ProgramScorer, search_program
+    from tasks import Split, get_task, load_task_data
+
+    model, config = load_trained_model(FLAGS.model_dir)
+    out_dir = os.path.join(FLAGS.model_dir, "search")
+    os.makedirs(out_dir, exist_ok=True)
+    report, lines = {}, []
+    for task in FLAGS.tasks or model.task_names:
+        model.path(task)  # LookupError naming the model's tasks
+        _, test = load_task_data(get_task(task), config.data_dir, config.tfds_dir)
+        half = len(test) // 2
+        validation = Split(test.images[:half], test.labels[:half])
+        holdout = Split(test.images[half:], test.labels[half:])
+        print(
+            f"{task}: {FLAGS.strategy} search, budget {FLAGS.budget}, from "
+            f"{format_program(model.program(task))}",
+            flush=True,
+        )
+        best, log = search_program(
+            model,
+            task,
+            validation,
+            strategy=FLAGS.strategy,
+            budget=FLAGS.budget,
+            size_penalty=FLAGS.size_penalty,
+            seed=FLAGS.seed,
+            min_length=FLAGS.min_length,
+        )
+        start_holdout, best_holdout = ProgramScorer(model, task, holdout).accuracy(
+            [log[0].program, best.program]
+        )
+        print(
+            f"  best {format_program(best.program)}: validation {best.accuracy:.4f} "
+            f"(start {log[0].accuracy:.4f}), held-out half {best_holdout:.4f} "
+            f"(start {start_holdout:.4f}), {len(log)} programs scored",
+            flush=True,
+        )
+        report[task] = {
+            "program": list(best.program),
+            "text": format_program(best.program),
+            "validation_accuracy": best.accuracy,
+            "holdout_accuracy": best_holdout,
+            "start_program": list(log[0].program),
+            "start_validation_accuracy": log[0].accuracy,
+            "start_holdout_accuracy": start_holdout,
+            "charged_params": best.charged_params,
+            "score": best.score,
+            "evaluations": len(log),
+        }
+        lines += [json.dumps({"task": task, **c.__dict__, "program": list(c.program)}) for c in log]
+    settings = {
+        f: FLAGS[f].value for f in ("strategy", "budget", "size_penalty", "min_length", "seed")
+    }
+    write_json(os.path.join(out_dir, "programs.json"), {"search": settings, "programs": report})
+    with open(os.path.join(out_dir, "candidates.jsonl.tmp"), "w") as stream:
+        stream.write("\n".join(lines) + "\n")
+    os.replace(
+        os.path.join(out_dir, "candidates.jsonl.tmp"), os.path.join(out_dir, "candidates.jsonl")
+    )
+    print(f"wrote {out_dir}/programs.json and candidates.jsonl")
+
+
+if __name__ == "__main__":
+    app.run(main)
