@@ -34,6 +34,13 @@ class TrainConfig:
     ``random``, or a JSON object / path of one: ``{"task": [indices]}``."""
     relaxed_fraction: float = 0.3
     """With ``programs=relaxed``: the share of steps trained with mixtures."""
+    relaxed_final_temperature: float = 1.0
+    """Softmax temperature of the mixtures at the end of the relaxed phase,
+    annealed geometrically from 1.0; below 1 sharpens them toward the argmax
+    that discretisation keeps."""
+    mixture_entropy_weight: float = 0.0
+    """Weight of the mixtures' mean entropy in the loss while relaxed; above 0
+    pushes every layer toward one block."""
     steps_per_loop: int = 10
     checkpoint_every: int = 250
     seed: int = 0
@@ -117,6 +124,8 @@ def validate(config: ExperimentConfig) -> None:
         (config.train.batch_size >= 1, "train.batch_size must be >= 1"),
         (config.train.learning_rate > 0, "train.learning_rate must be > 0"),
         (0.0 <= config.train.relaxed_fraction <= 1.0, "train.relaxed_fraction must be in [0, 1]"),
+        (config.train.relaxed_final_temperature > 0, "train.relaxed_final_temperature must be > 0"),
+        (config.train.mixture_entropy_weight >= 0, "train.mixture_entropy_weight must be >= 0"),
         (config.train.steps_per_loop >= 1, "train.steps_per_loop must be >= 1"),
         (config.train.checkpoint_every >= 1, "train.checkpoint_every must be >= 1"),
         (config.train.eval_batch_size >= 1, "train.eval_batch_size must be >= 1"),

@@ -109,6 +109,27 @@ def load_trained_model(model_dir: str) -> tuple[ComposedModel, ExperimentConfig]
     return model, config
 
 
+def discretise_relaxed(model, test_splits, batch_size) -> dict:
+    """Discretises every relaxed task by argmax; returns, per task, its test
+    accuracy just before and just after (the cost of discretising)."""
+    relaxed = [task for task in model.task_names if model.is_relaxed(task)]
+    if not relaxed:
+        return {}
+    splits = {task: test_splits[task] for task in relaxed}
+    before = evaluate(model, splits, batch_size)
+    for task in relaxed:
+        model.discretise(task)
+    after = evaluate(model, splits, batch_size)
+    return {
+        task: {
+            "program": model.program(task),
+            "relaxed_test_accuracy": before[task]["accuracy"],
+            "discretised_test_accuracy": after[task]["accuracy"],
+        }
+        for task in relaxed
+    }
+
+
 def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: bool = True) -> dict:
     """Trains ``config`` and returns ``{"metrics": .., "programs": .., "model": ..}``.
 
@@ -141,6 +162,7 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
         steps_per_loop=config.train.steps_per_loop,
         checkpoint_every=config.train.checkpoint_every,
         jit_compile=config.train.jit_compile,
+        mixture_entropy_weight=config.train.mixture_entropy_weight,
     )
     start = trainer.restore()
     if verbose and start:
@@ -151,14 +173,22 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
         if start == 0:
             for task in model.task_names:
                 model.set_relaxed(task)
-    trainer.train(relaxed_steps, verbose=verbose)
-    for task in model.task_names:
-        if model.is_relaxed(task):
-            model.discretise(task)
+    test_splits = {name: test for name, (_, test) in data.items()}
+
+    def anneal(step):
+        temperature = config.train.relaxed_final_temperature ** (step / relaxed_steps)
+        for task in model.task_names:
+            model.path(task).temperature.assign(temperature)
+
+    trainer.train(relaxed_steps, verbose=verbose, before_loop=anneal)
+    discretisation = discretise_relaxed(model, test_splits, config.train.eval_batch_size)
+    if discretisation and model_dir:
+        write_json(os.path.join(model_dir, "discretisation.json"), discretisation)
+    elif model_dir and tf.io.gfile.exists(os.path.join(model_dir, "discretisation.json")):
+        with tf.io.gfile.GFile(os.path.join(model_dir, "discretisation.json")) as stream:
+            discretisation = json.load(stream)  # discretised before an interruption
     trainer.train(config.train.steps, verbose=verbose)
-    test = evaluate(
-        model, {name: test for name, (_, test) in data.items()}, config.train.eval_batch_size
-    )
+    test = evaluate(model, test_splits, config.train.eval_batch_size)
     # Only functions of the final weights, so a resumed run reports what an
     # uninterrupted one does (training curves are in TensorBoard).
     metrics = {
@@ -174,6 +204,8 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
             for name in model.task_names
         },
     }
+    if discretisation:
+        metrics["discretisation"] = discretisation
     metrics["mean_test_accuracy"] = float(np.mean([test[n]["accuracy"] for n in model.task_names]))
     programs = programs_report(model)
     if model_dir:

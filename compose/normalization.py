@@ -9,11 +9,20 @@ agree.
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 BN_MOMENTUM = 0.9
 """Moving-statistics momentum of every normalisation layer.  Keras's 0.99 lags
 badly in the short runs this project makes on CPUs (hundreds of steps)."""
+
+
+def fused_batch_norm(h, scale, offset, epsilon):
+    """``[B, H, W, C]`` normalised by its own per-channel moments, then scaled."""
+    y, _, _ = tf.compat.v1.nn.fused_batch_norm(
+        h, scale, offset, epsilon=epsilon, data_format="NHWC", is_training=True
+    )
+    return y
 
 
 @keras.saving.register_keras_serializable(package="compose")
@@ -71,6 +80,15 @@ class TaskNormalization(keras.layers.Layer):
             scale=self.gamma[site][layer],
             epsilon=self.epsilon,
         )
+
+    def normalize_with_own_moments(self, site, layer, h):
+        """Normalises ``h`` by its own moments, changing no state.
+
+        For scoring a program the moving statistics do not describe (see
+        :mod:`compose.search.scoring`).  One fused kernel: several times
+        cheaper on CPU than separate moments and normalisation.
+        """
+        return fused_batch_norm(h, self.gamma[site][layer], self.beta[site][layer], self.epsilon)
 
     def update_moving_statistics(self, batch_moments, active):
         """Folds one step's batch moments into the moving statistics.

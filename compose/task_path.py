@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from compose.normalization import BN_MOMENTUM, TaskNormalization
+from compose.normalization import BN_MOMENTUM, TaskNormalization, fused_batch_norm
 from compose.program import IDENTITY, pad_program, unpad_program, validate_program
 
 
@@ -144,10 +144,7 @@ class TaskPath(keras.layers.Layer):
         statistics).
         """
         norm, *rest = self.head.layers
-        mean, variance = ops.moments(x, axes=[0, 1, 2])
-        x = ops.batch_normalization(
-            x, mean, variance, axis=-1, offset=norm.beta, scale=norm.gamma, epsilon=norm.epsilon
-        )
+        x = fused_batch_norm(x, norm.gamma, norm.beta, norm.epsilon)
         for layer in rest:
             x = layer(x, training=False)
         return x

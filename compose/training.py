@@ -122,6 +122,8 @@ class JointTrainer:
       checkpoint_every: steps between checkpoints.
       jit_compile: compile each replica's step with XLA; None picks
         :func:`use_xla_by_default`.
+      mixture_entropy_weight: weight of the relaxed tasks' mean mixture
+        entropy in the loss.
     """
 
     def __init__(
@@ -136,6 +138,7 @@ class JointTrainer:
         steps_per_loop=10,
         checkpoint_every=250,
         jit_compile=None,
+        mixture_entropy_weight=0.0,
     ):
         missing = sorted(set(model.task_names) - set(train_splits))
         if missing:
@@ -147,6 +150,7 @@ class JointTrainer:
         self.batch_size = batch_size
         self.seed = seed
         self.steps_per_loop = steps_per_loop
+        self.mixture_entropy_weight = mixture_entropy_weight
         self.jit_compile = use_xla_by_default(strategy) if jit_compile is None else jit_compile
         self._replica_step = (
             tf.function(self._step_fn, jit_compile=True) if self.jit_compile else self._step_fn
@@ -188,6 +192,10 @@ class JointTrainer:
                 for task, (_, labels) in batch.items()
             }
             total = tf.add_n(list(losses.values()))
+            if self.mixture_entropy_weight:
+                entropy = tf.add_n([self._mixture_entropy(task) for task in batch])
+                # Added on every replica, so scaled like a regularisation loss.
+                total += tf.nn.scale_regularization_loss(self.mixture_entropy_weight * entropy)
         gradients = tape.gradient(total, variables)
         self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
         metrics = {f"loss/{task}": loss for task, loss in losses.items()}
@@ -197,6 +205,13 @@ class JointTrainer:
                 tf.reduce_sum(tf.cast(correct, tf.float32)) / self.batch_size
             )
         return metrics
+
+    def _mixture_entropy(self, task):
+        """Mean entropy of ``task``'s per-layer mixtures; 0 for a hard program."""
+        path = self.model.path(task)
+        log_mixture = tf.nn.log_softmax(path.mixture_logits / path.temperature, axis=-1)
+        entropy = -tf.reduce_sum(tf.exp(log_mixture) * log_mixture, axis=-1)
+        return path.relaxed * tf.reduce_mean(entropy)
 
     @tf.function
     def _train_loop(self, iterator, num_steps):
@@ -220,8 +235,12 @@ class JointTrainer:
         """How many times the training loop was traced (1 whatever the programs)."""
         return self._train_loop.experimental_get_tracing_count()
 
-    def train(self, until_step: int, verbose: bool = True) -> dict:
-        """Trains from the current step to ``until_step``; returns the last metrics."""
+    def train(self, until_step: int, verbose: bool = True, before_loop=None) -> dict:
+        """Trains from the current step to ``until_step``; returns the last metrics.
+
+        ``before_loop(step)``, if given, runs before every ``steps_per_loop``
+        steps (to anneal a schedule held in variables).
+        """
         start = int(self.step.numpy())
         if start >= until_step:
             return {}
@@ -236,6 +255,8 @@ class JointTrainer:
         metrics = {}
         while (step := int(self.step.numpy())) < until_step:
             count = min(self.steps_per_loop, until_step - step)
+            if before_loop is not None:
+                before_loop(step)
             metrics = {
                 k: float(v) for k, v in self._train_loop(iterator, tf.constant(count)).items()
             }

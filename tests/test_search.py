@@ -148,7 +148,7 @@ def test_scorer_agrees_with_the_model_run_on_the_same_program():
             x,
             path.mixture(),
             path.active(),
-            lambda site, layer, h: path.norm.normalize(site, layer, h, True, {}),
+            path.norm.normalize_with_own_moments,
         )
         predicted = np.argmax(path.head_with_batch_statistics(x).numpy(), -1)
         assert scorer.accuracy([program]) == [np.mean(predicted == split.labels)]

@@ -5,7 +5,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO
+
+from compose.experiment import load_trained_model
 
 
 def train(*args, env_extra=None):
@@ -29,7 +32,8 @@ def test_trains_real_tasks_writes_artefacts_and_resumes(tmp_path, shared_data_di
         "--depth=4",
         "--channels=16",
         "--resolution=8",
-        "--params_override=train.relaxed_fraction=0.25,train.checkpoint_every=100",
+        "--params_override=train.relaxed_fraction=0.25,train.checkpoint_every=100,"
+        "train.relaxed_final_temperature=0.5,train.mixture_entropy_weight=0.01",
     ]
     first = train(*args)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -43,6 +47,13 @@ def test_trains_real_tasks_writes_artefacts_and_resumes(tmp_path, shared_data_di
     assert metrics["tasks"]["usps"]["test_accuracy"] > 0.6, metrics
     programs = json.loads((tmp_path / "programs.json").read_text())["programs"]
     assert all(not entry["relaxed"] and len(entry["program"]) == 4 for entry in programs.values())
+    for task, entry in metrics["discretisation"].items():  # relaxed for 50 steps, then argmax
+        assert entry["program"] == programs[task]["program"]
+        assert 0.0 < entry["discretised_test_accuracy"] <= 1.0
+        assert 0.0 < entry["relaxed_test_accuracy"] <= 1.0
+    model, _ = load_trained_model(str(tmp_path))
+    # Annealed before each 10-step loop: the last relaxed loop started at step 40 of 50.
+    assert float(model.path("usps").temperature.numpy()) == pytest.approx(0.5 ** (40 / 50))
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["model"]["depth"] == 4 and config["train"]["relaxed_fraction"] == 0.25
 

@@ -1,9 +1,10 @@
 """Scoring candidate programs of one task: validation accuracy, one trace.
 
-A call scores ``candidates_per_call`` programs (IDENTITY-padded ``[P, L]``
-int32) on the whole validation split: the task's stem runs once, then each
-candidate's bank pass and head.  The programs are a tensor argument, so one
-trace serves every candidate of the model's maximum depth.
+A call scores up to ``candidates_per_call`` programs (IDENTITY-padded
+``[P, L]`` int32, any P) on the whole validation split: the task's stem runs
+once, then each candidate's bank pass and head (``tf.map_fn``, candidates in
+parallel).  The programs are a tensor argument, so one trace serves every
+candidate of the model's maximum depth and any number per call.
 
 Normalisation: the task's moving statistics were gathered under the program it
 was trained with and do not describe another program's features, so a
@@ -28,7 +29,7 @@ class ProgramScorer:
       model: a trained :class:`compose.ComposedModel`.
       task: the task whose programs are scored.
       split: the validation :class:`tasks.Split`.
-      candidates_per_call: programs per call (a shorter last group is padded).
+      candidates_per_call: most programs per call (bounds the memory held).
     """
 
     def __init__(self, model, task, split, candidates_per_call=8):
@@ -43,7 +44,7 @@ class ProgramScorer:
         depth = model.depth
         self._correct = tf.function(
             self._correct_counts,
-            input_signature=[tf.TensorSpec([candidates_per_call, depth], tf.int32)],
+            input_signature=[tf.TensorSpec([None, depth], tf.int32)],
         )
 
     @property
@@ -52,21 +53,23 @@ class ProgramScorer:
 
     def _correct_counts(self, programs):
         features = self.path.stem(self.images, training=False)
-        counts = []
-        for row in range(self.candidates_per_call):
-            program = programs[row]
+
+        def correct(program):
             mixture = ops.one_hot(program, self.model.bank_size)
             active = ops.cast(ops.not_equal(program, IDENTITY), "float32")
             x = self.model.bank.run(
-                features,
-                mixture,
-                active,
-                lambda site, layer, h: self.path.norm.normalize(site, layer, h, True, {}),
+                features, mixture, active, self.path.norm.normalize_with_own_moments
             )
             logits = self.path.head_with_batch_statistics(x)
             hits = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), self.labels)
-            counts.append(tf.reduce_sum(tf.cast(hits, tf.int32)))
-        return tf.stack(counts)
+            return tf.reduce_sum(tf.cast(hits, tf.int32))
+
+        return tf.map_fn(
+            correct,
+            programs,
+            fn_output_signature=tf.int32,
+            parallel_iterations=self.candidates_per_call,
+        )
 
     def accuracy(self, programs) -> list[float]:
         """Validation accuracy of each program (lists of block indices)."""
@@ -81,9 +84,8 @@ class ProgramScorer:
         results = []
         for start in range(0, len(rows), self.candidates_per_call):
             group = rows[start : start + self.candidates_per_call]
-            padded = group + [group[-1]] * (self.candidates_per_call - len(group))
-            counts = self._correct(tf.constant(np.stack(padded), tf.int32)).numpy()
-            results.extend(float(c) / len(self.labels) for c in counts[: len(group)])
+            counts = self._correct(tf.constant(np.stack(group), tf.int32)).numpy()
+            results.extend(float(c) / len(self.labels) for c in counts)
         self.seconds += time.perf_counter() - started
         self.evaluations += len(rows)
         return results
