@@ -113,7 +113,7 @@ class JointTrainer:
       model: a :class:`compose.ComposedModel` built in ``strategy.scope()``.
       optimizer: built in the same scope on ``model.trainable_variables``.
       strategy: the ``tf.distribute`` strategy.
-      train_splits: ``{task: tasks.Split}``; every task of the model trains.
+      train_splits: ``{task: tasks.Split}`` of every task that trains.
       batch_size: global batch of every task.
       seed: selects the training examples of every step.
       model_dir: checkpoints go to ``model_dir/checkpoints``, TensorBoard
@@ -124,6 +124,11 @@ class JointTrainer:
         :func:`use_xla_by_default`.
       mixture_entropy_weight: weight of the relaxed tasks' mean mixture
         entropy in the loss.
+      train_tasks: the tasks that train (default: all); the others' own
+        variables are neither run nor updated.
+      frozen_blocks: bank blocks whose gradient is zeroed.  With an optimizer
+        that has not yet stepped (Adam, RMSprop, SGD+momentum), a gradient that
+        was always zero moves nothing: those blocks stay bit-identical.
     """
 
     def __init__(
@@ -139,14 +144,27 @@ class JointTrainer:
         checkpoint_every=250,
         jit_compile=None,
         mixture_entropy_weight=0.0,
+        train_tasks=None,
+        frozen_blocks=(),
     ):
-        missing = sorted(set(model.task_names) - set(train_splits))
+        train_tasks = list(train_tasks or model.task_names)
+        for task in train_tasks:
+            model.path(task)  # LookupError naming the model's tasks
+        missing = sorted(set(train_tasks) - set(train_splits))
         if missing:
             raise ValueError(f"no training data given for tasks {missing}")
+        frozen = sorted(set(frozen_blocks))
+        if frozen and not 0 <= frozen[0] <= frozen[-1] < model.bank_size:
+            raise ValueError(f"frozen_blocks {frozen} are not all in 0..{model.bank_size - 1}")
         self.model = model
         self.optimizer = optimizer
         self.strategy = strategy
-        self.train_splits = {task: train_splits[task] for task in model.task_names}
+        self.train_splits = {task: train_splits[task] for task in train_tasks}
+        self.trainable = list(model.bank.trainable_variables)
+        for task in train_tasks:
+            self.trainable += model.path(task).trainable_variables
+        self._bank_gradient_mask = np.ones(model.bank_size, np.float32)
+        self._bank_gradient_mask[frozen] = 0.0
         self.batch_size = batch_size
         self.seed = seed
         self.steps_per_loop = steps_per_loop
@@ -177,7 +195,7 @@ class JointTrainer:
         return int(self.step.numpy())
 
     def _step_fn(self, batch):
-        variables = self.model.trainable_variables
+        variables = self.trainable
         with tf.GradientTape() as tape:
             logits = self.model(
                 {task: images for task, (images, _) in batch.items()}, training=True
@@ -197,6 +215,11 @@ class JointTrainer:
                 # Added on every replica, so scaled like a regularisation loss.
                 total += tf.nn.scale_regularization_loss(self.mixture_entropy_weight * entropy)
         gradients = tape.gradient(total, variables)
+        if not self._bank_gradient_mask.all():
+            mask = tf.constant(self._bank_gradient_mask)
+            for index, kernel in enumerate(self.model.bank.kernels):
+                shape = [-1] + [1] * (kernel.shape.rank - 1)
+                gradients[index] = gradients[index] * tf.reshape(mask, shape)
         self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
         metrics = {f"loss/{task}": loss for task, loss in losses.items()}
         for task, (_, labels) in batch.items():
