@@ -8,6 +8,7 @@ config is validated and written into the model dir.
 import dataclasses
 import json
 
+from compose.search.strategies import STRATEGIES
 from tasks import DEFAULT_SUITE
 
 PROGRAM_MODES = ("relaxed", "shared", "random")
@@ -38,6 +39,14 @@ class TrainConfig:
     """Softmax temperature of the mixtures at the end of the relaxed phase,
     annealed geometrically from 1.0; below 1 sharpens them toward the argmax
     that discretisation keeps."""
+    program_search: str = "argmax"
+    """How relaxed programs become hard: ``argmax`` of each layer's mixture,
+    or a search strategy (``local``, ``evolutionary``, ``random``) started
+    from the argmax over the bank as it is then, scoring candidates on
+    ``search_validation_examples`` held out of each task's training split."""
+    search_budget: int = 50
+    search_validation_examples: int = 1000
+    """At most a fifth of a task's training examples."""
     mixture_entropy_weight: float = 0.0
     """Weight of the mixtures' mean entropy in the loss while relaxed; above 0
     pushes every layer toward one block."""
@@ -126,6 +135,15 @@ def validate(config: ExperimentConfig) -> None:
         (0.0 <= config.train.relaxed_fraction <= 1.0, "train.relaxed_fraction must be in [0, 1]"),
         (config.train.relaxed_final_temperature > 0, "train.relaxed_final_temperature must be > 0"),
         (config.train.mixture_entropy_weight >= 0, "train.mixture_entropy_weight must be >= 0"),
+        (
+            config.train.program_search in ("argmax", *STRATEGIES),
+            f"train.program_search must be argmax or one of {', '.join(STRATEGIES)}",
+        ),
+        (config.train.search_budget >= 1, "train.search_budget must be >= 1"),
+        (
+            config.train.search_validation_examples >= 1,
+            "train.search_validation_examples must be >= 1",
+        ),
         (config.train.steps_per_loop >= 1, "train.steps_per_loop must be >= 1"),
         (config.train.checkpoint_every >= 1, "train.checkpoint_every must be >= 1"),
         (config.train.eval_batch_size >= 1, "train.eval_batch_size must be >= 1"),

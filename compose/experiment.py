@@ -109,24 +109,55 @@ def load_trained_model(model_dir: str) -> tuple[ComposedModel, ExperimentConfig]
     return model, config
 
 
-def discretise_relaxed(model, test_splits, batch_size) -> dict:
-    """Discretises every relaxed task by argmax; returns, per task, its test
-    accuracy just before and just after (the cost of discretising)."""
+def discretise_relaxed(model, test_splits, batch_size, search=None) -> dict:
+    """Makes every relaxed task's program hard; returns, per task, its test
+    accuracy just before and just after (the cost of discretising).
+
+    Each relaxed layer keeps its argmax block; with ``search`` (a dict of
+    :func:`compose.search.search_program` arguments plus ``validation``, the
+    held-out split of every task) a search started from the argmax program
+    then picks the program.
+    """
     relaxed = [task for task in model.task_names if model.is_relaxed(task)]
     if not relaxed:
         return {}
     splits = {task: test_splits[task] for task in relaxed}
     before = evaluate(model, splits, batch_size)
-    for task in relaxed:
-        model.discretise(task)
+    argmax = {task: model.discretise(task) for task in relaxed}
+    report = {task: {"argmax_program": argmax[task]} for task in relaxed}
+    if search:
+        from compose.search import search_program
+
+        options = dict(search)
+        validation = options.pop("validation")
+        for task in relaxed:
+            best, log = search_program(model, task, validation[task], **options)
+            model.set_program(task, list(best.program))
+            report[task]["search"] = {
+                "strategy": options["strategy"],
+                "evaluations": len(log),
+                "argmax_validation_accuracy": log[0].accuracy,
+                "searched_validation_accuracy": best.accuracy,
+            }
     after = evaluate(model, splits, batch_size)
+    for task in relaxed:
+        report[task].update(
+            program=model.program(task),
+            relaxed_test_accuracy=before[task]["accuracy"],
+            discretised_test_accuracy=after[task]["accuracy"],
+        )
+    return report
+
+
+def search_options(config: ExperimentConfig, validation) -> dict | None:
+    """``discretise_relaxed``'s search arguments from ``config`` (None: argmax)."""
+    if config.train.program_search == "argmax":
+        return None
     return {
-        task: {
-            "program": model.program(task),
-            "relaxed_test_accuracy": before[task]["accuracy"],
-            "discretised_test_accuracy": after[task]["accuracy"],
-        }
-        for task in relaxed
+        "strategy": config.train.program_search,
+        "budget": config.train.search_budget,
+        "seed": config.train.seed,
+        "validation": validation,
     }
 
 
@@ -145,6 +176,12 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
         name: load_task_data(get_task(name), config.data_dir, config.tfds_dir)
         for name in config.tasks
     }
+    validation = {}
+    if config.train.programs == "relaxed" and config.train.program_search != "argmax":
+        for name, (train, test) in data.items():
+            held_out = min(config.train.search_validation_examples, len(train) // 5)
+            train, validation[name] = train.split_off(held_out)
+            data[name] = (train, test)
     strategy = get_strategy(config.strategy, config.tpu)
     with strategy.scope():
         model = build_model(config, initial_programs(config))
@@ -181,7 +218,9 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
             model.path(task).temperature.assign(temperature)
 
     trainer.train(relaxed_steps, verbose=verbose, before_loop=anneal)
-    discretisation = discretise_relaxed(model, test_splits, config.train.eval_batch_size)
+    discretisation = discretise_relaxed(
+        model, test_splits, config.train.eval_batch_size, search_options(config, validation)
+    )
     if discretisation and model_dir:
         write_json(os.path.join(model_dir, "discretisation.json"), discretisation)
     elif model_dir and tf.io.gfile.exists(os.path.join(model_dir, "discretisation.json")):

@@ -38,6 +38,9 @@ flags.DEFINE_float("learning_rate", None, "Learning rate.")
 flags.DEFINE_string(
     "programs", None, "relaxed | shared | random | JSON object or programs.json path."
 )
+flags.DEFINE_string(
+    "program_search", None, "argmax | local | evolutionary | random: how relaxed programs end."
+)
 flags.DEFINE_integer("bank_size", None, "K, blocks in the bank.")
 flags.DEFINE_integer("depth", None, "L, the maximum program length.")
 flags.DEFINE_integer("channels", None, "C, the width of every block.")
@@ -57,6 +60,7 @@ _FLAG_FIELDS = {
     "batch_size": "train.batch_size",
     "learning_rate": "train.learning_rate",
     "programs": "train.programs",
+    "program_search": "train.program_search",
     "seed": "train.seed",
     "bank_size": "model.bank_size",
     "depth": "model.depth",

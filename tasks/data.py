@@ -21,6 +21,16 @@ class Split:
     def __len__(self):
         return len(self.labels)
 
+    def split_off(self, count: int) -> tuple["Split", "Split"]:
+        """``(rest, last count examples)``: a validation set held out of a split."""
+        if not 0 < count < len(self):
+            raise ValueError(f"cannot hold out {count} of {len(self)} examples")
+        cut = len(self) - count
+        return (
+            Split(self.images[:cut], self.labels[:cut]),
+            Split(self.images[cut:], self.labels[cut:]),
+        )
+
 
 def default_data_dir() -> str | None:
     """``COMPOSE_DATA_DIR``: where the ``.npz`` sources live (e.g. ../shared/data)."""

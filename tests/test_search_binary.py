@@ -30,8 +30,22 @@ def test_search_binary_writes_programs_and_a_candidate_log(tmp_path, shared_data
         "--bank_size=3",
         "--channels=8",
         "--resolution=4",
+        "--program_search=local",
+        "--params_override=train.search_budget=8,train.search_validation_examples=300",
     )
     assert trained.returncode == 0, trained.stderr[-3000:]
+    final_programs = json.loads((tmp_path / "programs.json").read_text())["programs"]
+    for task, entry in json.loads((tmp_path / "metrics.json").read_text())[
+        "discretisation"
+    ].items():  # searched from the argmax program on 300 held-out training examples
+        assert entry["search"]["strategy"] == "local"
+        assert 1 <= entry["search"]["evaluations"] <= 8
+        assert (
+            entry["search"]["searched_validation_accuracy"]
+            >= entry["search"]["argmax_validation_accuracy"]
+        )
+        assert len(entry["argmax_program"]) == 3
+        assert entry["program"] == final_programs[task]["program"]
     checkpoint_index = (tmp_path / "checkpoints" / "checkpoint").read_text()
 
     searched = run_module(
