@@ -12,6 +12,7 @@ import tensorflow as tf
 from compose.config import PROGRAM_MODES, ExperimentConfig
 from compose.distribute import get_strategy
 from compose.model import ComposedModel
+from compose.plots import write_program_plots
 from compose.program import format_program
 from compose.training import (
     JointTrainer,
@@ -123,8 +124,12 @@ def discretise_relaxed(model, test_splits, batch_size, search=None) -> dict:
         return {}
     splits = {task: test_splits[task] for task in relaxed}
     before = evaluate(model, splits, batch_size)
-    argmax = {task: model.discretise(task) for task in relaxed}
-    report = {task: {"argmax_program": argmax[task]} for task in relaxed}
+    report = {
+        task: {"relaxed_mixture": np.round(model.path(task).current_mixture(), 4).tolist()}
+        for task in relaxed
+    }
+    for task in relaxed:
+        report[task]["argmax_program"] = model.discretise(task)
     if search:
         from compose.search import search_program
 
@@ -256,6 +261,7 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
             for name, values in test.items():
                 for kind, value in values.items():
                     tf.summary.scalar(f"{kind}/{name}", value)
+        write_program_plots(model_dir, metrics["step"])
     return {"metrics": metrics, "programs": programs, "model": model}
 
 

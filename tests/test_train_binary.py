@@ -38,7 +38,13 @@ def test_trains_real_tasks_writes_artefacts_and_resumes(tmp_path, shared_data_di
     first = train(*args)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "uci_digits" in first.stdout and "mean" in first.stdout
-    for name in ("config.json", "programs.json", "metrics.json", "checkpoints/checkpoint"):
+    for name in (
+        "config.json",
+        "programs.json",
+        "metrics.json",
+        "programs.png",
+        "checkpoints/checkpoint",
+    ):
         assert (tmp_path / name).exists(), name
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["step"] == 200

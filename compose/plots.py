@@ -1,0 +1,103 @@
+"""Self-organisation plots: which bank block each task runs at each layer.
+
+One heat-map panel per task, rows = layers, columns = bank blocks: the soft
+mixture at the end of the relaxed phase (when the run had one) above the hard
+program the task ends with.  Written as ``programs.png`` in the model dir and
+as an image in its TensorBoard logs (``plots/``).
+
+  python -m compose.plots --model_dir=runs/main
+"""
+
+import io
+import json
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on servers
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from compose.program import format_program  # noqa: E402
+
+
+def one_hot_program(program, depth, bank_size) -> np.ndarray:
+    """``[depth, bank_size]`` with a 1 at each layer's block (identity rows empty)."""
+    grid = np.zeros((depth, bank_size))
+    for layer, block in enumerate(program):
+        grid[layer, block] = 1.0
+    return grid
+
+
+def program_figure(programs: dict, discretisation: dict | None = None):
+    """The figure for a ``programs.json`` content (and ``metrics["discretisation"]``)."""
+    depth, bank_size = programs["depth"], programs["bank_size"]
+    tasks = list(programs["programs"])
+    soft = {
+        t: np.asarray(entry["relaxed_mixture"])
+        for t, entry in (discretisation or {}).items()
+        if "relaxed_mixture" in entry and t in programs["programs"]
+    }
+    rows = [("mixture at discretisation", soft)] if soft else []
+    hard = {t: one_hot_program(programs["programs"][t]["program"], depth, bank_size) for t in tasks}
+    rows.append(("program", hard))
+    figure, axes = plt.subplots(
+        len(rows),
+        len(tasks),
+        figsize=(1.2 + 0.45 * bank_size * len(tasks), 0.9 + 0.32 * depth * len(rows)),
+        squeeze=False,
+    )
+    for row, (kind, grids) in enumerate(rows):
+        for column, task in enumerate(tasks):
+            axis = axes[row][column]
+            if task not in grids:
+                axis.axis("off")
+                continue
+            axis.imshow(grids[task], vmin=0.0, vmax=1.0, cmap="Blues", aspect="auto")
+            axis.set_xticks(range(bank_size))
+            axis.set_yticks(range(depth))
+            axis.set_xlabel("block")
+            if column == 0:
+                axis.set_ylabel(f"{kind}\nlayer")
+            title = task if kind != "program" else f"{task}\n{programs['programs'][task]['text']}"
+            axis.set_title(title, fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def write_program_plots(model_dir: str, step: int = 0) -> str:
+    """Writes ``programs.png`` and a TensorBoard image from a model dir's JSON."""
+    with tf.io.gfile.GFile(os.path.join(model_dir, "programs.json")) as stream:
+        programs = json.load(stream)
+    discretisation = None
+    metrics_path = os.path.join(model_dir, "metrics.json")
+    if tf.io.gfile.exists(metrics_path):
+        with tf.io.gfile.GFile(metrics_path) as stream:
+            discretisation = json.load(stream).get("discretisation")
+    figure = program_figure(programs, discretisation)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120)
+    plt.close(figure)
+    path = os.path.join(model_dir, "programs.png")
+    with tf.io.gfile.GFile(path, "wb") as stream:
+        stream.write(buffer.getvalue())
+    image = tf.image.decode_png(buffer.getvalue(), channels=4)[tf.newaxis]
+    with tf.summary.create_file_writer(os.path.join(model_dir, "plots")).as_default(step=step):
+        tf.summary.image("programs", image)
+        for task, entry in programs["programs"].items():
+            tf.summary.text(f"program/{task}", format_program(entry["program"]))
+    return path
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    print(f"wrote {write_program_plots(flags.FLAGS.model_dir)}")
+
+
+if __name__ == "__main__":
+    flags.DEFINE_string("model_dir", None, "A model dir written by compose.train.", required=True)
+    app.run(main)
