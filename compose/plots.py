@@ -98,6 +98,11 @@ def main(argv):
     print(f"wrote {write_program_plots(flags.FLAGS.model_dir)}")
 
 
-if __name__ == "__main__":
+def run():
+    """Console-script entry point (the flag is defined here: this module is also a library)."""
     flags.DEFINE_string("model_dir", None, "A model dir written by compose.train.", required=True)
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()
