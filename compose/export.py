@@ -12,7 +12,9 @@ a new timestamped version directory under ``--export_dir``.
 
 import os
 
-from absl import app, flags, logging
+from absl import app, flags
+
+from compose.cli import start_binary
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "A model dir written by compose.train.", required=True)
@@ -24,10 +26,7 @@ flags.DEFINE_integer("version", None, "Version directory number (default: the Un
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if not FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
+    start_binary(argv)
     from compose.experiment import load_trained_model
     from compose.serving import directory_bytes, export_saved_model, stored_values
 

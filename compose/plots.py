@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from compose.cli import start_binary  # noqa: E402
 from compose.program import format_program  # noqa: E402
 
 
@@ -93,8 +94,7 @@ def write_program_plots(model_dir: str, step: int = 0) -> str:
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    start_binary(argv)
     print(f"wrote {write_program_plots(flags.FLAGS.model_dir)}")
 
 

@@ -17,8 +17,9 @@ import json
 import os
 import sys
 
-from absl import app, flags, logging
+from absl import app, flags
 
+from compose.cli import start_binary
 from compose.config import ExperimentConfig, override, parse_params_override, validate
 from compose.distribute import STRATEGIES
 from tasks import default_data_dir, default_tfds_dir
@@ -110,10 +111,7 @@ def check_resumable(config: ExperimentConfig, config_path: str) -> None:
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if not FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)  # keep the progress bar and table readable
+    start_binary(argv)
     from compose.experiment import format_table, run_experiment, write_json
 
     config = build_config(FLAGS)

@@ -5,6 +5,8 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pathlib  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -17,6 +19,18 @@ tfds.disable_progress_bar()
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = os.environ.get("COMPOSE_DATA_DIR") or str(REPO.parent / "shared" / "data")
+
+
+def run_module(module, *args, env_extra=None):
+    """``python -m module args`` from the repository, as a user runs a binary."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env_extra or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="session")

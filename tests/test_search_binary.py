@@ -1,22 +1,8 @@
 """End to end: train on real data, then search every task's program with the binary."""
 
 import json
-import os
-import subprocess
-import sys
 
-from conftest import REPO
-
-
-def run_module(module, *args):
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=REPO,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+from conftest import run_module
 
 
 def test_search_binary_writes_programs_and_a_candidate_log(tmp_path, shared_data_dir):

@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import REPO, random_images
+from conftest import random_images, run_module
 
 from compose import ComposedModel, TaskSpec
 from compose.experiment import load_trained_model
@@ -80,17 +80,6 @@ def test_versions_are_never_overwritten_and_unknown_tasks_are_named(tmp_path):
     with pytest.raises(LookupError, match="unknown task 'digitz'"):
         export_saved_model(model, str(tmp_path), tasks=["digitz"], version=4)
     assert sorted(os.listdir(tmp_path)) == ["3"], "no partial version left behind"
-
-
-def run_module(module, *args):
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=REPO,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")

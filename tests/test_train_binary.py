@@ -1,26 +1,15 @@
 """End to end: the training binary on real data, in a subprocess, as a user runs it."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-from conftest import REPO
+from conftest import run_module
 
 from compose.experiment import load_trained_model
 
 
 def train(*args, env_extra=None):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env_extra or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "compose.train", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_module("compose.train", *args, env_extra=env_extra)
 
 
 def test_trains_real_tasks_writes_artefacts_and_resumes(tmp_path, shared_data_dir):

@@ -14,8 +14,9 @@ The model dir's checkpoints are not changed.
 import json
 import os
 
-from absl import app, flags, logging
+from absl import app, flags
 
+from compose.cli import start_binary
 from compose.search import DEFAULT_STRATEGY, STRATEGIES
 
 FLAGS = flags.FLAGS
@@ -29,10 +30,7 @@ flags.DEFINE_integer("seed", 0, "Random seed of the strategy.")
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if not FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
+    start_binary(argv)
     from compose.experiment import load_trained_model, write_json
     from compose.program import format_program
     from compose.search import ProgramScorer, search_program
