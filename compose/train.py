@@ -123,7 +123,7 @@ def main(argv):
     print(f"training {', '.join(config.tasks)} for {config.train.steps} steps into {model_dir}")
     result = run_experiment(config, model_dir)
     print(format_table(result["metrics"], result["programs"]))
-    print(f"wrote {model_dir}/{{config,programs,metrics}}.json and checkpoints/")
+    print(f"wrote {model_dir}/{{config,programs,metrics}}.json, programs.png and checkpoints/")
     sys.stdout.flush()
 
 
