@@ -35,6 +35,10 @@ class TrainConfig:
     ``random``, or a JSON object / path of one: ``{"task": [indices]}``."""
     relaxed_fraction: float = 0.3
     """With ``programs=relaxed``: the share of steps trained with mixtures."""
+    mixture_init_stddev: float = 0.0
+    """Standard deviation of the initial mixture logits (0: uniform mixtures).
+    Near-uniform weight mixing gives every block nearly the same gradient;
+    random logits break that symmetry (docs/results.md)."""
     relaxed_final_temperature: float = 1.0
     """Softmax temperature of the mixtures at the end of the relaxed phase,
     annealed geometrically from 1.0; below 1 sharpens them toward the argmax
@@ -133,6 +137,7 @@ def validate(config: ExperimentConfig) -> None:
         (config.train.batch_size >= 1, "train.batch_size must be >= 1"),
         (config.train.learning_rate > 0, "train.learning_rate must be > 0"),
         (0.0 <= config.train.relaxed_fraction <= 1.0, "train.relaxed_fraction must be in [0, 1]"),
+        (config.train.mixture_init_stddev >= 0, "train.mixture_init_stddev must be >= 0"),
         (config.train.relaxed_final_temperature > 0, "train.relaxed_final_temperature must be > 0"),
         (config.train.mixture_entropy_weight >= 0, "train.mixture_entropy_weight must be >= 0"),
         (

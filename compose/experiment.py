@@ -213,8 +213,12 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
     if config.train.programs == "relaxed":
         relaxed_steps = int(round(config.train.relaxed_fraction * config.train.steps))
         if start == 0:
+            rng = np.random.default_rng(config.train.seed)
             for task in model.task_names:
                 model.set_relaxed(task)
+                logits = model.path(task).mixture_logits
+                noise = rng.normal(0.0, config.train.mixture_init_stddev, logits.shape)
+                logits.assign(noise.astype(np.float32))
     test_splits = {name: test for name, (_, test) in data.items()}
 
     def anneal(step):

@@ -22,7 +22,8 @@ def test_trains_real_tasks_writes_artefacts_and_resumes(tmp_path, shared_data_di
         "--channels=16",
         "--resolution=8",
         "--params_override=train.relaxed_fraction=0.25,train.checkpoint_every=100,"
-        "train.relaxed_final_temperature=0.5,train.mixture_entropy_weight=0.01",
+        "train.relaxed_final_temperature=0.5,train.mixture_entropy_weight=0.01,"
+        "train.mixture_init_stddev=2.0",
     ]
     first = train(*args)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -46,6 +47,8 @@ def test_trains_real_tasks_writes_artefacts_and_resumes(tmp_path, shared_data_di
         assert entry["program"] == programs[task]["program"]
         assert 0.0 < entry["discretised_test_accuracy"] <= 1.0
         assert 0.0 < entry["relaxed_test_accuracy"] <= 1.0
+        # Random initial logits (std 2): far from uniform mixtures (max weight 0.25).
+        assert max(max(row) for row in entry["relaxed_mixture"]) > 0.5
     model, _ = load_trained_model(str(tmp_path))
     # Annealed before each 10-step loop: the last relaxed loop started at step 40 of 50.
     assert float(model.path("usps").temperature.numpy()) == pytest.approx(0.5 ** (40 / 50))
