@@ -34,11 +34,10 @@ from compose.experiment import run_experiment  # noqa: E402
 from compose.search import (  # noqa: E402
     DEFAULT_STRATEGY,
     STRATEGIES,
-    Objective,
     ProgramScorer,
     SearchSpace,
-    other_users,
     run_strategy,
+    task_objective,
 )
 from compose.training import JointTrainer, build_optimizer, evaluate  # noqa: E402
 from tasks import Split, default_data_dir, default_tfds_dir, get_task, load_task_data  # noqa: E402
@@ -79,15 +78,9 @@ def forward_img_s(model, task, images, repeats=5):
 
 
 def objective_over(table, model, task, budget, size_penalty):
-    own = sum(int(v.shape.num_elements()) for v in model.path(task).own_variables())
-    return Objective(
-        lambda programs: [table[tuple(p)] for p in programs],
-        block_params=model.bank.block_size,
-        own_params=own,
-        depth=DEPTH,
-        budget=budget,
-        size_penalty=size_penalty,
-        other_users=other_users(model, task),
+    """``task``'s objective reading accuracies from the exhaustive ``table``."""
+    return task_objective(
+        model, task, lambda programs: [table[tuple(p)] for p in programs], budget, size_penalty
     )
 
 
@@ -113,7 +106,7 @@ def add_task_without_forgetting(model, program, steps, data_dir):
     )
     trainer.train(steps, verbose=False)
     after = {t: grown.call_task(t, tf.constant(x)).numpy() for t, x in old_inputs.items()}
-    own = sum(int(v.shape.num_elements()) for v in grown.path(NEW_TASK).own_variables())
+    own = grown.parameter_report()[NEW_TASK]["own_params"]
     return {
         "new_task": NEW_TASK,
         "program": grown.program(NEW_TASK),

@@ -27,6 +27,20 @@ def other_users(model, task) -> dict[int, int]:
     return users
 
 
+def task_objective(model, task, accuracy_fn, budget, size_penalty=1.0) -> Objective:
+    """The muNet objective of ``task`` in ``model``: its own parameters, the
+    bank's block size, and the other tasks' use of every block."""
+    return Objective(
+        accuracy_fn,
+        block_params=model.bank.block_size,
+        own_params=model.parameter_report()[task]["own_params"],
+        depth=model.depth,
+        budget=budget,
+        size_penalty=size_penalty,
+        other_users=other_users(model, task),
+    )
+
+
 def search_program(
     model,
     task,
@@ -59,16 +73,7 @@ def search_program(
       ``(best Candidate, log of every Candidate in evaluation order)``.
     """
     scorer = scorer or ProgramScorer(model, task, validation, candidates_per_call)
-    own = sum(int(v.shape.num_elements()) for v in model.path(task).own_variables())
-    objective = Objective(
-        scorer.accuracy,
-        block_params=model.bank.block_size,
-        own_params=own,
-        depth=model.depth,
-        budget=budget,
-        size_penalty=size_penalty,
-        other_users=other_users(model, task),
-    )
+    objective = task_objective(model, task, scorer.accuracy, budget, size_penalty)
     space = SearchSpace(model.bank_size, model.depth, min_length)
     start = model.program(task) if start is None else start
     best = run_strategy(strategy, objective, space, start, seed, scorer.candidates_per_call)
@@ -85,4 +90,5 @@ __all__ = [
     "SearchSpace",
     "run_strategy",
     "search_program",
+    "task_objective",
 ]
