@@ -128,8 +128,17 @@ class TaskPath(keras.layers.Layer):
     def mixture(self):
         """``[depth, bank_size]`` weight of each block at each layer."""
         hard = ops.one_hot(self.program, self.bank_size)
-        soft = ops.softmax(self.mixture_logits / self.temperature, axis=-1)
+        soft = ops.softmax(self._scaled_logits(), axis=-1)
         return self.relaxed * soft + (1.0 - self.relaxed) * hard
+
+    def mixture_entropy(self):
+        """Mean entropy of the per-layer soft mixtures; 0 for a hard program."""
+        log_soft = ops.log_softmax(self._scaled_logits(), axis=-1)
+        entropy = -ops.sum(ops.exp(log_soft) * log_soft, axis=-1)
+        return self.relaxed * ops.mean(entropy)
+
+    def _scaled_logits(self):
+        return self.mixture_logits / self.temperature
 
     def active(self):
         """``[depth]`` 1.0 for layers the program runs, 0.0 for IDENTITY padding."""

@@ -160,7 +160,8 @@ class JointTrainer:
         self.optimizer = optimizer
         self.strategy = strategy
         self.train_splits = {task: train_splits[task] for task in train_tasks}
-        self.trainable = list(model.bank.trainable_variables)
+        # The bank's kernels first, so gradients[i] belongs to kernels[i].
+        self.trainable = list(model.bank.kernels)
         for task in train_tasks:
             self.trainable += model.path(task).trainable_variables
         self._bank_gradient_mask = np.ones(model.bank_size, np.float32)
@@ -211,7 +212,7 @@ class JointTrainer:
             }
             total = tf.add_n(list(losses.values()))
             if self.mixture_entropy_weight:
-                entropy = tf.add_n([self._mixture_entropy(task) for task in batch])
+                entropy = tf.add_n([self.model.path(task).mixture_entropy() for task in batch])
                 # Added on every replica, so scaled like a regularisation loss.
                 total += tf.nn.scale_regularization_loss(self.mixture_entropy_weight * entropy)
         gradients = tape.gradient(total, variables)
@@ -228,13 +229,6 @@ class JointTrainer:
                 tf.reduce_sum(tf.cast(correct, tf.float32)) / self.batch_size
             )
         return metrics
-
-    def _mixture_entropy(self, task):
-        """Mean entropy of ``task``'s per-layer mixtures; 0 for a hard program."""
-        path = self.model.path(task)
-        log_mixture = tf.nn.log_softmax(path.mixture_logits / path.temperature, axis=-1)
-        entropy = -tf.reduce_sum(tf.exp(log_mixture) * log_mixture, axis=-1)
-        return path.relaxed * tf.reduce_mean(entropy)
 
     @tf.function
     def _train_loop(self, iterator, num_steps):

@@ -154,9 +154,11 @@ def test_entropy_penalty_sharpens_relaxed_mixtures():
             trainer.model.set_relaxed(spec.name)
             # Uniform mixtures are entropy's stationary point; start just off it.
             trainer.model.path(spec.name).mixture_logits.assign([[0.5, -0.5], [-0.5, 0.5]])
-        assert float(trainer._mixture_entropy("bars")) == pytest.approx(0.5822, abs=1e-4)
+        assert float(trainer.model.path("bars").mixture_entropy()) == pytest.approx(
+            0.5822, abs=1e-4
+        )
         trainer.train(40, verbose=False)
-        entropy[weight] = float(trainer._mixture_entropy("bars"))
+        entropy[weight] = float(trainer.model.path("bars").mixture_entropy())
     assert entropy[1.0] < entropy[0.0] - 0.1, entropy
     trainer.model.set_program("bars", [0, 1])
-    assert float(trainer._mixture_entropy("bars")) == 0.0, "hard programs pay nothing"
+    assert float(trainer.model.path("bars").mixture_entropy()) == 0.0, "hard programs pay nothing"
