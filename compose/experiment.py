@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from compose.config import PROGRAM_MODES, ExperimentConfig
 from compose.distribute import get_strategy
+from compose.files import write_json
 from compose.model import ComposedModel
 from compose.plots import write_program_plots
 from compose.program import format_program
@@ -22,15 +23,6 @@ from compose.training import (
     restore_newest_readable,
 )
 from tasks import get_task, load_task_data
-
-
-def write_json(path: str, value) -> None:
-    """Writes JSON atomically: a temporary file renamed over the target."""
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with tf.io.gfile.GFile(temporary, "w") as stream:
-        json.dump(value, stream, indent=2, sort_keys=True)
-        stream.write("\n")
-    tf.io.gfile.rename(temporary, path, overwrite=True)
 
 
 def initial_programs(config: ExperimentConfig) -> dict[str, list[int]] | None:
@@ -110,14 +102,14 @@ def load_trained_model(model_dir: str) -> tuple[ComposedModel, ExperimentConfig]
     return model, config
 
 
-def discretise_relaxed(model, test_splits, batch_size, search=None) -> dict:
+def discretise_relaxed(model, test_splits, batch_size, search=None, validation=None) -> dict:
     """Makes every relaxed task's program hard; returns, per task, its test
     accuracy just before and just after (the cost of discretising).
 
-    Each relaxed layer keeps its argmax block; with ``search`` (a dict of
-    :func:`compose.search.search_program` arguments plus ``validation``, the
-    held-out split of every task) a search started from the argmax program
-    then picks the program.
+    Each relaxed layer keeps its argmax block; with ``search`` (keyword
+    arguments of :func:`compose.search.search_program`) a search started from
+    the argmax program, scored on the task's ``validation`` split, then picks
+    the program.
     """
     relaxed = [task for task in model.task_names if model.is_relaxed(task)]
     if not relaxed:
@@ -133,13 +125,11 @@ def discretise_relaxed(model, test_splits, batch_size, search=None) -> dict:
     if search:
         from compose.search import search_program
 
-        options = dict(search)
-        validation = options.pop("validation")
         for task in relaxed:
-            best, log = search_program(model, task, validation[task], **options)
+            best, log = search_program(model, task, validation[task], **search)
             model.set_program(task, list(best.program))
             report[task]["search"] = {
-                "strategy": options["strategy"],
+                "strategy": search["strategy"],
                 "evaluations": len(log),
                 "argmax_validation_accuracy": log[0].accuracy,
                 "searched_validation_accuracy": best.accuracy,
@@ -154,7 +144,7 @@ def discretise_relaxed(model, test_splits, batch_size, search=None) -> dict:
     return report
 
 
-def search_options(config: ExperimentConfig, validation) -> dict | None:
+def search_options(config: ExperimentConfig) -> dict | None:
     """``discretise_relaxed``'s search arguments from ``config`` (None: argmax)."""
     if config.train.program_search == "argmax":
         return None
@@ -162,7 +152,6 @@ def search_options(config: ExperimentConfig, validation) -> dict | None:
         "strategy": config.train.program_search,
         "budget": config.train.search_budget,
         "seed": config.train.seed,
-        "validation": validation,
     }
 
 
@@ -216,9 +205,10 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
             rng = np.random.default_rng(config.train.seed)
             for task in model.task_names:
                 model.set_relaxed(task)
-                logits = model.path(task).mixture_logits
-                noise = rng.normal(0.0, config.train.mixture_init_stddev, logits.shape)
-                logits.assign(noise.astype(np.float32))
+                if config.train.mixture_init_stddev:
+                    logits = model.path(task).mixture_logits
+                    noise = rng.normal(0.0, config.train.mixture_init_stddev, logits.shape)
+                    logits.assign(noise.astype(np.float32))
     test_splits = {name: test for name, (_, test) in data.items()}
 
     def anneal(step):
@@ -228,12 +218,13 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
 
     trainer.train(relaxed_steps, verbose=verbose, before_loop=anneal)
     discretisation = discretise_relaxed(
-        model, test_splits, config.train.eval_batch_size, search_options(config, validation)
+        model, test_splits, config.train.eval_batch_size, search_options(config), validation
     )
+    discretisation_path = model_dir and os.path.join(model_dir, "discretisation.json")
     if discretisation and model_dir:
-        write_json(os.path.join(model_dir, "discretisation.json"), discretisation)
-    elif model_dir and tf.io.gfile.exists(os.path.join(model_dir, "discretisation.json")):
-        with tf.io.gfile.GFile(os.path.join(model_dir, "discretisation.json")) as stream:
+        write_json(discretisation_path, discretisation)
+    elif model_dir and tf.io.gfile.exists(discretisation_path):
+        with tf.io.gfile.GFile(discretisation_path) as stream:
             discretisation = json.load(stream)  # discretised before an interruption
     trainer.train(config.train.steps, verbose=verbose)
     test = evaluate(model, test_splits, config.train.eval_batch_size)
@@ -265,7 +256,7 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
             for name, values in test.items():
                 for kind, value in values.items():
                     tf.summary.scalar(f"{kind}/{name}", value)
-        write_program_plots(model_dir, metrics["step"])
+        write_program_plots(model_dir, programs, discretisation, metrics["step"])
     return {"metrics": metrics, "programs": programs, "model": model}
 
 

@@ -22,7 +22,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from compose.cli import start_binary  # noqa: E402
-from compose.program import format_program  # noqa: E402
+from compose.files import write_atomically  # noqa: E402
 
 
 def one_hot_program(program, depth, bank_size) -> np.ndarray:
@@ -69,33 +69,38 @@ def program_figure(programs: dict, discretisation: dict | None = None):
     return figure
 
 
-def write_program_plots(model_dir: str, step: int = 0) -> str:
-    """Writes ``programs.png`` and a TensorBoard image from a model dir's JSON."""
-    with tf.io.gfile.GFile(os.path.join(model_dir, "programs.json")) as stream:
-        programs = json.load(stream)
-    discretisation = None
-    metrics_path = os.path.join(model_dir, "metrics.json")
-    if tf.io.gfile.exists(metrics_path):
-        with tf.io.gfile.GFile(metrics_path) as stream:
-            discretisation = json.load(stream).get("discretisation")
+def write_program_plots(model_dir: str, programs: dict, discretisation=None, step=0) -> str:
+    """Writes ``programs.png`` and TensorBoard summaries (``plots/``) of a run.
+
+    Args:
+      model_dir: where they go.
+      programs: the run's ``programs.json`` content.
+      discretisation: its ``metrics["discretisation"]``, if any (soft mixtures).
+      step: the TensorBoard step.
+    """
     figure = program_figure(programs, discretisation)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=120)
     plt.close(figure)
     path = os.path.join(model_dir, "programs.png")
-    with tf.io.gfile.GFile(path, "wb") as stream:
-        stream.write(buffer.getvalue())
+    write_atomically(path, buffer.getvalue())
     image = tf.image.decode_png(buffer.getvalue(), channels=4)[tf.newaxis]
     with tf.summary.create_file_writer(os.path.join(model_dir, "plots")).as_default(step=step):
         tf.summary.image("programs", image)
         for task, entry in programs["programs"].items():
-            tf.summary.text(f"program/{task}", format_program(entry["program"]))
+            tf.summary.text(f"program/{task}", entry["text"])
     return path
 
 
 def main(argv):
     start_binary(argv)
-    print(f"wrote {write_program_plots(flags.FLAGS.model_dir)}")
+    model_dir = flags.FLAGS.model_dir
+    with tf.io.gfile.GFile(os.path.join(model_dir, "programs.json")) as stream:
+        programs = json.load(stream)
+    with tf.io.gfile.GFile(os.path.join(model_dir, "metrics.json")) as stream:
+        metrics = json.load(stream)
+    path = write_program_plots(model_dir, programs, metrics.get("discretisation"), metrics["step"])
+    print(f"wrote {path}")
 
 
 def run():

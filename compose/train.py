@@ -112,7 +112,8 @@ def check_resumable(config: ExperimentConfig, config_path: str) -> None:
 
 def main(argv):
     start_binary(argv)
-    from compose.experiment import format_table, run_experiment, write_json
+    from compose.experiment import format_table, run_experiment
+    from compose.files import write_json
 
     config = build_config(FLAGS)
     model_dir = FLAGS.model_dir

@@ -1,7 +1,5 @@
 """Self-organisation plots: a PNG and TensorBoard summaries from a model dir's JSON."""
 
-import json
-
 import numpy as np
 import tensorflow as tf
 
@@ -23,11 +21,8 @@ def test_plots_written_as_png_and_tensorboard_image(tmp_path):
         },
     }
     mixture = np.full((4, 3), 1 / 3).round(4).tolist()
-    (tmp_path / "programs.json").write_text(json.dumps(programs))
-    (tmp_path / "metrics.json").write_text(
-        json.dumps({"discretisation": {"a": {"relaxed_mixture": mixture}}})
-    )
-    path = write_program_plots(str(tmp_path), step=7)
+    discretisation = {"a": {"relaxed_mixture": mixture}}
+    path = write_program_plots(str(tmp_path), programs, discretisation, step=7)
     png = (tmp_path / "programs.png").read_bytes()
     assert path == str(tmp_path / "programs.png") and png[:8] == b"\x89PNG\r\n\x1a\n"
     height, width = tf.image.decode_png(png).shape[:2]

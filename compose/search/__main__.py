@@ -11,6 +11,7 @@ The model dir's checkpoints are not changed.
   python -m compose.search --model_dir=runs/main --tasks=uci_digits --size_penalty=0.7
 """
 
+import dataclasses
 import json
 import os
 
@@ -31,7 +32,8 @@ flags.DEFINE_integer("seed", 0, "Random seed of the strategy.")
 
 def main(argv):
     start_binary(argv)
-    from compose.experiment import load_trained_model, write_json
+    from compose.experiment import load_trained_model
+    from compose.files import write_atomically, write_json
     from compose.program import format_program
     from compose.search import ProgramScorer, search_program
     from tasks import Split, get_task, load_task_data
@@ -82,16 +84,12 @@ def main(argv):
             "score": best.score,
             "evaluations": len(log),
         }
-        lines += [json.dumps({"task": task, **c.__dict__, "program": list(c.program)}) for c in log]
+        lines += [json.dumps({"task": task, **dataclasses.asdict(c)}) for c in log]
     settings = {
         f: FLAGS[f].value for f in ("strategy", "budget", "size_penalty", "min_length", "seed")
     }
     write_json(os.path.join(out_dir, "programs.json"), {"search": settings, "programs": report})
-    with open(os.path.join(out_dir, "candidates.jsonl.tmp"), "w") as stream:
-        stream.write("\n".join(lines) + "\n")
-    os.replace(
-        os.path.join(out_dir, "candidates.jsonl.tmp"), os.path.join(out_dir, "candidates.jsonl")
-    )
+    write_atomically(os.path.join(out_dir, "candidates.jsonl"), "\n".join(lines) + "\n")
     print(f"wrote {out_dir}/programs.json and candidates.jsonl")
 
 
