@@ -56,7 +56,7 @@ class BlockBank(keras.layers.Layer):
         """Parameters in one block."""
         return self.family.block_size(self.channels)
 
-    def run(self, x, mixture, active, normalize):
+    def run(self, x, mixture, active, normalize, kernel_deltas=None):
         """Runs ``x`` through one task's program.
 
         Args:
@@ -64,15 +64,20 @@ class BlockBank(keras.layers.Layer):
           mixture: ``[L, K]`` weight of each bank block at each layer.
           active: ``[L]`` 1.0 where the layer runs, 0.0 where it is the identity.
           normalize: ``normalize(site, layer, h)``, the task's normalisation.
+          kernel_deltas: the task's own ``[K, ...]`` change of each kernel
+            (gated specialisation), or None.
 
         Returns:
           ``[B, H, W, C]`` features after L residual layers.
         """
         names = list(self.family.param_specs(self.channels))
+        kernels = self.kernels
+        if kernel_deltas is not None:
+            kernels = [k + d for k, d in zip(kernels, kernel_deltas, strict=True)]
         for layer in range(mixture.shape[0]):
             params = {
                 name: ops.tensordot(mixture[layer], kernel, axes=1)
-                for name, kernel in zip(names, self.kernels, strict=True)
+                for name, kernel in zip(names, kernels, strict=True)
             }
             branch = self.family.apply(
                 x, params, lambda site, h, layer=layer: normalize(site, layer, h)

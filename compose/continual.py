@@ -15,7 +15,7 @@ from compose.model import ComposedModel
 from compose.training import model_variables
 
 
-def add_task(model, spec, program, clones=()) -> ComposedModel:
+def add_task(model, spec, program, clones=(), gated=False) -> ComposedModel:
     """``model`` plus the task ``spec`` running ``program``.
 
     Args:
@@ -23,6 +23,8 @@ def add_task(model, spec, program, clones=()) -> ComposedModel:
       spec: the new task's :class:`TaskSpec`.
       program: its block indices; ``K + i`` names the i-th clone.
       clones: parent block of each clone, appended to the bank in order.
+      gated: the new task gets gated deltas of the bank's blocks
+        (:mod:`compose.gates`).
 
     Raises:
       ValueError: a task of that name exists, an old task is still relaxed
@@ -51,6 +53,8 @@ def add_task(model, spec, program, clones=()) -> ComposedModel:
         channels=model.channels,
         resolution=model.resolution,
         programs={**model.programs(), spec.name: list(program)},
+        gated_tasks=[t for t in model.task_names if model.path(t).gates is not None]
+        + ([spec.name] if gated else []),
     )
     targets = model_variables(grown)
     for key, source in model_variables(model).items():
@@ -59,5 +63,7 @@ def add_task(model, spec, program, clones=()) -> ComposedModel:
             values = np.concatenate([values, values[clones]]) if clones else values
         elif key.endswith(".mixture_logits"):  # unused by hard programs; keep the old columns
             values = np.pad(values, [(0, 0), (0, len(clones))])
+        elif "_gates." in key:  # an old task's gates: closed, zero deltas on the clones
+            values = np.pad(values, [(0, len(clones))] + [(0, 0)] * (values.ndim - 1))
         targets[key].assign(values)
     return grown

@@ -7,6 +7,7 @@ a new timestamped version directory under ``--export_dir``.
   python -m compose.export --model_dir=runs/main
   python -m compose.export --model_dir=runs/main --export_dir=/serving/compose \
       --tasks=fashion_mnist
+  python -m compose.export --model_dir=runs/main/transfer/mnist_partial/program
   saved_model_cli show --dir=runs/main/export/<version> --all
 """
 
@@ -17,7 +18,12 @@ from absl import app, flags
 from compose.cli import start_binary
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model_dir", None, "A model dir written by compose.train.", required=True)
+flags.DEFINE_string(
+    "model_dir",
+    None,
+    "A model dir written by compose.train, or one holding a model.keras (compose.transfer).",
+    required=True,
+)
 flags.DEFINE_string(
     "export_dir", None, "Base directory of the versions (default: MODEL_DIR/export)."
 )
@@ -27,10 +33,16 @@ flags.DEFINE_integer("version", None, "Version directory number (default: the Un
 
 def main(argv):
     start_binary(argv)
+    import keras
+
     from compose.experiment import load_trained_model
     from compose.serving import directory_bytes, export_saved_model, stored_values
 
-    model, _ = load_trained_model(FLAGS.model_dir)
+    keras_file = os.path.join(FLAGS.model_dir, "model.keras")
+    if os.path.exists(keras_file):
+        model = keras.models.load_model(keras_file)
+    else:
+        model, _ = load_trained_model(FLAGS.model_dir)
     export_dir = FLAGS.export_dir or os.path.join(FLAGS.model_dir, "export")
     path = export_saved_model(model, export_dir, tasks=FLAGS.tasks, version=FLAGS.version)
     tasks = FLAGS.tasks or model.task_names

@@ -25,6 +25,8 @@ class ComposedModel(keras.Model):
       channels: C, the bank's width.
       resolution: H = W of the bank's feature maps.
       programs: optional ``{task: [block indices]}``; default ``0, 1, ..`` cycling the bank.
+      gated_tasks: tasks that own gated deltas of the bank's blocks
+        (:mod:`compose.gates`, the "gated" transfer mode).
 
     Example:
       >>> model = ComposedModel(
@@ -43,6 +45,7 @@ class ComposedModel(keras.Model):
         channels=40,
         resolution=16,
         programs=None,
+        gated_tasks=(),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -59,6 +62,9 @@ class ComposedModel(keras.Model):
             raise LookupError(
                 f"programs given for unknown tasks {unknown}; the model's tasks are {names}"
             )
+        unknown = sorted(set(gated_tasks) - set(names))
+        if unknown:
+            raise LookupError(f"gated_tasks {unknown} are not tasks of the model ({names})")
         if depth < 1:
             raise ValueError(f"depth must be at least 1, got {depth}")
         self.block = block
@@ -68,6 +74,7 @@ class ComposedModel(keras.Model):
         self.resolution = resolution
         self.bank = BlockBank(block, bank_size, channels, name="bank")
         sites = self.bank.family.norm_sites(channels)
+        block_shapes = {n: p.shape for n, p in self.bank.family.param_specs(channels).items()}
         self.task_paths = [
             TaskPath(
                 spec,
@@ -77,6 +84,7 @@ class ComposedModel(keras.Model):
                 resolution,
                 sites,
                 program=programs.get(spec.name),
+                gate_shapes=block_shapes if spec.name in gated_tasks else None,
                 name=f"task_{spec.name}",
             )
             for spec in specs
@@ -132,7 +140,7 @@ class ComposedModel(keras.Model):
             return path.norm.normalize(site, layer, h, training, batch_moments)
 
         x = path.stem(images, training=training)
-        x = self.bank.run(x, path.mixture(), active, normalize)
+        x = self.bank.run(x, path.mixture(), active, normalize, path.kernel_deltas())
         if training:
             path.norm.update_moving_statistics(batch_moments, active)
         return path.head(x, training=training)
@@ -183,7 +191,7 @@ class ComposedModel(keras.Model):
             path = self.path(task)
             relaxed = self.is_relaxed(task)
             used = self.bank_size if relaxed else len(set(self.program(task)))
-            own = sum(int(np.prod(v.shape)) for v in path.own_variables())
+            own = path.own_parameter_count()
             report[task] = {
                 "program": self.program(task),
                 "relaxed": relaxed,
@@ -204,5 +212,6 @@ class ComposedModel(keras.Model):
             channels=self.channels,
             resolution=self.resolution,
             programs=self.programs(),
+            gated_tasks=[path.spec.name for path in self.task_paths if path.gates is not None],
         )
         return config

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from compose.gates import BlockGates
 from compose.normalization import BN_MOMENTUM, TaskNormalization, fused_batch_norm
 from compose.program import IDENTITY, pad_program, unpad_program, validate_program
 
@@ -83,10 +84,21 @@ class TaskPath(keras.layers.Layer):
       bank_size, depth, channels, resolution: the model's shape.
       norm_sites: the block family's normalisation sites.
       program: initial block indices (default: ``0, 1, ..`` cycling the bank).
+      gate_shapes: parameter shapes of one bank block; given, the task owns
+        gated weight deltas of every block (:class:`compose.gates.BlockGates`).
     """
 
     def __init__(
-        self, spec, bank_size, depth, channels, resolution, norm_sites, program=None, **kwargs
+        self,
+        spec,
+        bank_size,
+        depth,
+        channels,
+        resolution,
+        norm_sites,
+        program=None,
+        gate_shapes=None,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.spec = spec if isinstance(spec, TaskSpec) else TaskSpec(**spec)
@@ -100,11 +112,16 @@ class TaskPath(keras.layers.Layer):
         self.stem = build_stem(channels, resolution, name=f"{self.spec.name}_stem")
         self.norm = TaskNormalization(norm_sites, depth, name=f"{self.spec.name}_norm")
         self.head = build_head(self.spec.num_classes, name=f"{self.spec.name}_head")
+        self.gates = None
+        if gate_shapes is not None:
+            self.gates = BlockGates(gate_shapes, bank_size, name=f"{self.spec.name}_gates")
 
     def build(self, input_shape=None):
         self.stem.build((None, *self.spec.image_shape))
         self.norm.build()
         self.head.build((None, self.resolution, self.resolution, self.channels))
+        if self.gates is not None:
+            self.gates.build()
         row = pad_program(self.initial_program, self.depth)
         self.program = self.add_weight(
             name="program",
@@ -158,20 +175,31 @@ class TaskPath(keras.layers.Layer):
             x = layer(x, training=False)
         return x
 
+    def kernel_deltas(self):
+        """The task's gated deltas of the bank's kernels, or None without gates."""
+        return None if self.gates is None else self.gates.kernel_deltas()
+
     def current_program(self) -> list[int]:
         return unpad_program(ops.convert_to_numpy(self.program))
 
     def current_mixture(self) -> np.ndarray:
         return ops.convert_to_numpy(self.mixture())
 
-    def own_variables(self):
-        """Trainable variables only this task uses (stem, norm, head, and the
-        mixture logits while relaxed)."""
+    def own_parameter_count(self) -> int:
+        """Trainable values only this task uses: stem, norm, head, the mixture
+        logits while relaxed, and, with gates, the scores plus the deltas of
+        open gates on blocks the program runs (closed or unused deltas are
+        zero or never read, so a stored model can drop them)."""
         variables = self.stem.trainable_variables + self.norm.trainable_variables
         variables += self.head.trainable_variables
         if float(ops.convert_to_numpy(self.relaxed)):
             variables.append(self.mixture_logits)
-        return variables
+        count = sum(int(np.prod(v.shape)) for v in variables)
+        if self.gates is not None:
+            open_used = set(self.gates.open_blocks()) & set(self.current_program())
+            delta_size = sum(int(np.prod(shape)) for shape in self.gates.param_shapes.values())
+            count += self.bank_size + len(open_used) * delta_size
+        return count
 
     def get_config(self):
         config = super().get_config()
@@ -183,5 +211,6 @@ class TaskPath(keras.layers.Layer):
             resolution=self.resolution,
             norm_sites=self.norm.sites,
             program=self.current_program() if self.built else self.initial_program,
+            gate_shapes=None if self.gates is None else self.gates.param_shapes,
         )
         return config

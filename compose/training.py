@@ -129,6 +129,11 @@ class JointTrainer:
       frozen_blocks: bank blocks whose gradient is zeroed.  With an optimizer
         that has not yet stepped (Adam, RMSprop, SGD+momentum), a gradient that
         was always zero moves nothing: those blocks stay bit-identical.
+      variables: the variables to train (default: the bank's kernels, then
+        every trained task's variables); the optimizer must be built on them.
+        With ``frozen_blocks`` they must start with the bank's kernels.
+      regularization: a function returning a scalar added to the loss (once
+        per global batch), e.g. the gate sparsity of gated transfer.
     """
 
     def __init__(
@@ -146,6 +151,8 @@ class JointTrainer:
         mixture_entropy_weight=0.0,
         train_tasks=None,
         frozen_blocks=(),
+        variables=None,
+        regularization=None,
     ):
         train_tasks = list(train_tasks or model.task_names)
         for task in train_tasks:
@@ -160,10 +167,16 @@ class JointTrainer:
         self.optimizer = optimizer
         self.strategy = strategy
         self.train_splits = {task: train_splits[task] for task in train_tasks}
-        # The bank's kernels first, so gradients[i] belongs to kernels[i].
-        self.trainable = list(model.bank.kernels)
-        for task in train_tasks:
-            self.trainable += model.path(task).trainable_variables
+        if variables is None:
+            # The bank's kernels first, so gradients[i] belongs to kernels[i].
+            variables = list(model.bank.kernels)
+            for task in train_tasks:
+                variables += model.path(task).trainable_variables
+        kernels = model.bank.kernels
+        if frozen and [id(v) for v in variables[: len(kernels)]] != [id(k) for k in kernels]:
+            raise ValueError("with frozen_blocks, variables must start with the bank's kernels")
+        self.trainable = list(variables)
+        self.regularization = regularization
         self._bank_gradient_mask = np.ones(model.bank_size, np.float32)
         self._bank_gradient_mask[frozen] = 0.0
         self.batch_size = batch_size
@@ -215,6 +228,8 @@ class JointTrainer:
                 entropy = tf.add_n([self.model.path(task).mixture_entropy() for task in batch])
                 # Added on every replica, so scaled like a regularisation loss.
                 total += tf.nn.scale_regularization_loss(self.mixture_entropy_weight * entropy)
+            if self.regularization is not None:
+                total += tf.nn.scale_regularization_loss(self.regularization())
         gradients = tape.gradient(total, variables)
         if not self._bank_gradient_mask.all():
             mask = tf.constant(self._bank_gradient_mask)

@@ -1,0 +1,107 @@
+r"""Transfer to new tasks over a frozen bank: accuracy and new parameters per mode.
+
+A bank is trained jointly on the default suite (Fashion-MNIST, UCI digits,
+animal silhouettes); each target task is then learned from a source task in
+every mode of :mod:`compose.transfer` (head, program, program_norm, gated,
+full), with the same steps, batch and learning rate.  ``new_params`` counts
+the values the target added (see ``compose.transfer.new_parameter_count``);
+``fraction_of_full`` is each mode's accuracy over full fine-tuning's.
+
+  python -m benchmarks.transfer --quick --data_dir=../shared/data
+"""
+
+import dataclasses
+import json
+import os
+import statistics
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
+
+from compose.config import ExperimentConfig  # noqa: E402
+from compose.experiment import run_experiment  # noqa: E402
+from compose.training import evaluate  # noqa: E402
+from compose.transfer import MODES, TransferOptions, transfer_task  # noqa: E402
+from tasks import default_data_dir, default_tfds_dir, get_task, load_task_data  # noqa: E402
+
+flags.DEFINE_bool("quick", False, "300 bank steps and 150 transfer steps (1500 and 600).")
+flags.DEFINE_string("data_dir", None, "Directory of the .npz files (default $COMPOSE_DATA_DIR).")
+flags.DEFINE_list("targets", ["mnist_partial", "cifar10_partial"], "New tasks.")
+flags.DEFINE_string("source_task", "fashion_mnist", "Task of the bank every target starts from.")
+flags.DEFINE_integer("seeds", None, "Transfer runs per mode, medians reported (3; --quick 1).")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)
+    data_dir = FLAGS.data_dir or default_data_dir()
+    config = ExperimentConfig(data_dir=data_dir, tfds_dir=default_tfds_dir())
+    config.train = dataclasses.replace(config.train, steps=300 if FLAGS.quick else 1500)
+    transfer_steps = 150 if FLAGS.quick else 600
+    seeds = FLAGS.seeds or (1 if FLAGS.quick else 3)
+    print(f"training the bank on {', '.join(config.tasks)}, {config.train.steps} steps", flush=True)
+    bank = run_experiment(config, model_dir=None, verbose=False)
+    model = bank["model"]
+    results = {}
+    for target in FLAGS.targets:
+        task = get_task(target)
+        train, test = load_task_data(task, data_dir, config.tfds_dir)
+        results[target] = {}
+        for mode in MODES:
+            runs = []
+            for seed in range(seeds):
+                keras.utils.set_random_seed(seed)
+                options = TransferOptions(mode=mode, steps=transfer_steps, seed=seed)
+                grown, report = transfer_task(
+                    model, task.spec, train, FLAGS.source_task, options, verbose=False
+                )
+                accuracy = evaluate(grown, {target: test})[target]["accuracy"]
+                runs.append({"test_accuracy": accuracy, **report})
+            row = {
+                "test_accuracy": round(statistics.median(r["test_accuracy"] for r in runs), 4),
+                "seed_accuracies": [round(r["test_accuracy"], 4) for r in runs],
+                "new_params": runs[0]["new_params"],
+                "wall_s": statistics.median(r["wall_s"] for r in runs),
+                "program": runs[0]["program"],
+            }
+            if mode == "gated":
+                row["open_gates"] = runs[0]["open_gates"]
+            print(f"{target} {mode}: {json.dumps(row)}", flush=True)
+            results[target][mode] = row
+        full = results[target]["full"]
+        for row in results[target].values():
+            row["fraction_of_full_accuracy"] = round(
+                row["test_accuracy"] / full["test_accuracy"], 4
+            )
+            row["fraction_of_full_params"] = round(row["new_params"] / full["new_params"], 4)
+        results[target]["program_minus_head"] = round(
+            results[target]["program"]["test_accuracy"] - results[target]["head"]["test_accuracy"],
+            4,
+        )
+    print(
+        json.dumps(
+            {
+                "benchmark": "transfer",
+                "quick": FLAGS.quick,
+                "bank_tasks": config.tasks,
+                "bank_steps": config.train.steps,
+                "bank_programs": model.programs(),
+                "source_task": FLAGS.source_task,
+                "transfer_steps": transfer_steps,
+                "seeds": seeds,
+                "options": {
+                    k: v
+                    for k, v in dataclasses.asdict(TransferOptions(steps=transfer_steps)).items()
+                    if k not in ("mode", "seed")
+                },
+                "results": results,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,101 @@
+r"""Learns a new task over the frozen bank of a trained model dir, in one or more modes.
+
+For every mode (head, program, program_norm, gated, full; see
+:mod:`compose.transfer`) the new task starts from ``--source_task`` and
+trains alone; its test accuracy and the number of parameters it added are
+printed, and ``OUTPUT_DIR/<mode>/model.keras`` holds the grown model (all
+old tasks plus the new one; ``compose.export --model_dir=OUTPUT_DIR/<mode>``
+serves it).  ``OUTPUT_DIR/transfer.json`` collects the reports.  The model
+dir's own checkpoints are not changed.
+
+  python -m compose.transfer --model_dir=runs/main --task=mnist_partial \
+      --data_dir=../shared/data --source_task=fashion_mnist --modes=head,program
+"""
+
+import os
+
+from absl import app, flags
+
+from compose.cli import start_binary
+from compose.transfer import MODES, TransferOptions
+
+DEFAULTS = TransferOptions()
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model_dir", None, "A model dir written by compose.train.", required=True)
+flags.DEFINE_string("task", None, "The new task (a registered task name).", required=True)
+flags.DEFINE_string("source_task", None, "Task to start from (default: the model's first).")
+flags.DEFINE_list("modes", list(MODES), f"Transfer modes, each run separately: {MODES}.")
+flags.DEFINE_integer("steps", DEFAULTS.steps, "Training steps per mode.")
+flags.DEFINE_integer("batch_size", DEFAULTS.batch_size, "Batch per step.")
+flags.DEFINE_float("learning_rate", DEFAULTS.learning_rate, "Adam learning rate.")
+flags.DEFINE_float("gate_sparsity", DEFAULTS.gate_sparsity, "Gated mode: L1 weight on gates.")
+flags.DEFINE_integer("seed", DEFAULTS.seed, "Random seed (initialisation and data order).")
+flags.DEFINE_string("data_dir", None, "Directory of .npz sources (default: the model's).")
+flags.DEFINE_string("tfds_dir", None, "TFDS directory (default: the model's).")
+flags.DEFINE_string("output_dir", None, "Where results go (default: MODEL_DIR/transfer/TASK).")
+
+
+def main(argv):
+    start_binary(argv)
+    import keras
+
+    from compose.experiment import load_trained_model
+    from compose.files import write_json
+    from compose.program import format_program
+    from compose.training import evaluate
+    from compose.transfer import transfer_task
+    from tasks import get_task, load_task_data
+
+    unknown = sorted(set(FLAGS.modes) - set(MODES))
+    if unknown:
+        raise app.UsageError(f"unknown --modes {unknown}; choose from {', '.join(MODES)}")
+    model, config = load_trained_model(FLAGS.model_dir)
+    task = get_task(FLAGS.task)
+    source_task = FLAGS.source_task or model.task_names[0]
+    model.path(source_task)  # LookupError naming the model's tasks
+    train, test = load_task_data(
+        task, FLAGS.data_dir or config.data_dir, FLAGS.tfds_dir or config.tfds_dir
+    )
+    output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, "transfer", task.name)
+    results = {}
+    for mode in FLAGS.modes:
+        options = TransferOptions(
+            mode=mode,
+            steps=FLAGS.steps,
+            batch_size=FLAGS.batch_size,
+            learning_rate=FLAGS.learning_rate,
+            gate_sparsity=FLAGS.gate_sparsity,
+            seed=FLAGS.seed,
+        )
+        print(f"{task.name} from {source_task}: {mode}, {options.steps} steps", flush=True)
+        keras.utils.set_random_seed(FLAGS.seed)
+        grown, report = transfer_task(model, task.spec, train, source_task, options)
+        report["test_accuracy"] = evaluate(grown, {task.name: test})[task.name]["accuracy"]
+        print(
+            f"  test accuracy {report['test_accuracy']:.4f}, new parameters "
+            f"{report['new_params']}, program {format_program(report['program'])}, "
+            f"{report['wall_s']}s",
+            flush=True,
+        )
+        mode_dir = os.path.join(output_dir, mode)
+        os.makedirs(mode_dir, exist_ok=True)
+        save_model_atomically(grown, os.path.join(mode_dir, "model.keras"))
+        results[mode] = report
+    write_json(os.path.join(output_dir, "transfer.json"), {"task": task.name, "modes": results})
+    print(f"wrote {output_dir}/transfer.json and a model.keras per mode")
+
+
+def save_model_atomically(model, path):
+    """``model.save`` to a temporary name, renamed into place when complete."""
+    temporary = f"{path}.tmp-{os.getpid()}.keras"
+    model.save(temporary)
+    os.replace(temporary, path)
+
+
+def run():
+    """Console-script entry point."""
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
