@@ -15,6 +15,7 @@ from compose.files import write_json
 from compose.model import ComposedModel
 from compose.plots import write_program_plots
 from compose.program import format_program
+from compose.relaxation import annealer
 from compose.training import (
     JointTrainer,
     build_optimizer,
@@ -211,11 +212,9 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
                     logits.assign(noise.astype(np.float32))
     test_splits = {name: test for name, (_, test) in data.items()}
 
-    def anneal(step):
-        temperature = config.train.relaxed_final_temperature ** (step / relaxed_steps)
-        for task in model.task_names:
-            model.path(task).temperature.assign(temperature)
-
+    anneal = annealer(
+        model, model.task_names, config.train.relaxed_final_temperature, relaxed_steps
+    )
     trainer.train(relaxed_steps, verbose=verbose, before_loop=anneal)
     discretisation = discretise_relaxed(
         model, test_splits, config.train.eval_batch_size, search_options(config), validation

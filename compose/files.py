@@ -17,3 +17,10 @@ def write_atomically(path: str, content: str | bytes) -> None:
 def write_json(path: str, value) -> None:
     """``value`` as indented, key-sorted JSON, written atomically."""
     write_atomically(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def save_model_atomically(model, path: str) -> None:
+    """``model.save(path)`` through a temporary name renamed into place when complete."""
+    temporary = f"{path}.tmp-{os.getpid()}.keras"
+    model.save(temporary)
+    os.replace(temporary, path)

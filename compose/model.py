@@ -125,6 +125,18 @@ class ComposedModel(keras.Model):
 
     def call_task(self, task, images, training=False):
         """Logits of ``task`` for raw ``[B, H, W, C]`` images of its native shape."""
+        return self.path(task).head(self.bank_features(task, images, training), training=training)
+
+    def pooled_features(self, task, images, training=False):
+        """``[B, C]``: what the head's final dense layer reads (its normalised,
+        rectified, pooled input), the late features domain adaptation aligns."""
+        x = self.bank_features(task, images, training)
+        for layer in self.path(task).head.layers[:-1]:
+            x = layer(x, training=training)
+        return x
+
+    def bank_features(self, task, images, training=False):
+        """``[B, resolution, resolution, C]``: ``task``'s images after its stem and program."""
         path = self.path(task)
         expected = path.spec.image_shape
         if tuple(images.shape[1:]) != expected:
@@ -143,7 +155,7 @@ class ComposedModel(keras.Model):
         x = self.bank.run(x, path.mixture(), active, normalize, path.kernel_deltas())
         if training:
             path.norm.update_moving_statistics(batch_moments, active)
-        return path.head(x, training=training)
+        return x
 
     # -- programs --------------------------------------------------------------
 

@@ -6,6 +6,7 @@ Every task here reads real data that is on the machine: registry packages
 TFDS and must be prepared in the TFDS directory (nothing downloads).
 """
 
+from tasks.derived import CORRUPTIONS
 from tasks.task import DATA_DIR, Task, register_task
 
 FASHION_MNIST_DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
@@ -68,6 +69,18 @@ CIFAR10_PARTIAL = register_task(
         description="CIFAR-10, 5,085/1,017 images of the official batches (--data_dir)",
     )
 )
+for _corruption, _function in CORRUPTIONS.items():
+    register_task(
+        Task(
+            f"mnist_partial_{_corruption}",
+            dataset="mnist_partial",
+            image_shape=(28, 28, 1),
+            num_classes=10,
+            manual_dir=DATA_DIR,
+            preprocess=_function,
+            description=f"derived: MNIST-partial with MNIST-C style {_corruption} (--data_dir)",
+        )
+    )
 for _name, _shape in (
     ("mnist", (28, 28, 1)),
     ("cifar10", (32, 32, 3)),
@@ -88,3 +101,6 @@ DEFAULT_SUITE = ("fashion_mnist", "uci_digits", "animal_silhouettes")
 
 SHARED_DATA_SUITE = ("fashion_mnist", "mnist_partial", "usps", "uci_digits", "cifar10_partial")
 """The multitask benchmark's tasks (needs --data_dir=../shared/data)."""
+
+DIGIT_SOURCES = ("mnist_partial", "uci_digits", "mnist_partial_shear", "mnist_partial_scale")
+"""Labelled digit domains of the domain-adaptation benchmark (USPS the target)."""

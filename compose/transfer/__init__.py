@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from compose.continual import add_task
+from compose.relaxation import annealer, relax_near
 from compose.training import JointTrainer, build_optimizer
 
 MODES = ("head", "program", "program_norm", "gated", "full")
@@ -58,9 +59,9 @@ class TransferOptions:
     """Program modes: mixture temperature at discretisation (from 1.0)."""
     source_logit: float = 2.0
     """Program modes: initial mixture logit of the source program's block at
-    each layer (the others 0).  The bank mixes block *weights*, so uniform
-    logits would start from the average of all blocks, features no block
-    computes; 2.0 starts near the source program (weight 0.65 of 4 blocks)."""
+    each layer, the others 0 (:func:`compose.relaxation.relax_near`); 2.0
+    gives it weight 0.71 of 4 blocks.  From uniform logits (0.0) MNIST from
+    Fashion-MNIST reached 0.705 against 0.745 (one seed each)."""
     gate_sparsity: float = 0.3
     """Gated mode: lambda of the L1 penalty on the gate scores.  With Adam the
     scores move by about the learning rate per step whatever lambda is, so
@@ -151,14 +152,8 @@ def transfer_task(
     if options.mode in SEARCH_MODES:
         search_steps = int(round(options.search_fraction * options.steps))
     if options.mode in PROGRAM_MODES:
-        grown.set_relaxed(spec.name)
-        logits = np.zeros(path.mixture_logits.shape, np.float32)
-        logits[np.arange(len(source_program)), source_program] = options.source_logit
-        path.mixture_logits.assign(logits)
-
-        def anneal(step):
-            path.temperature.assign(options.final_temperature ** (step / search_steps))
-
+        relax_near(grown, spec.name, source_program, options.source_logit)
+        anneal = annealer(grown, [spec.name], options.final_temperature, search_steps)
         train_phase(variables, 0, search_steps, before_loop=anneal)
         report["relaxed_mixture"] = np.round(path.current_mixture(), 4).tolist()
         grown.discretise(spec.name)

@@ -40,7 +40,7 @@ def main(argv):
     import keras
 
     from compose.experiment import load_trained_model
-    from compose.files import write_json
+    from compose.files import save_model_atomically, write_json
     from compose.program import format_program
     from compose.training import evaluate
     from compose.transfer import transfer_task
@@ -83,13 +83,6 @@ def main(argv):
         results[mode] = report
     write_json(os.path.join(output_dir, "transfer.json"), {"task": task.name, "modes": results})
     print(f"wrote {output_dir}/transfer.json and a model.keras per mode")
-
-
-def save_model_atomically(model, path):
-    """``model.save`` to a temporary name, renamed into place when complete."""
-    temporary = f"{path}.tmp-{os.getpid()}.keras"
-    model.save(temporary)
-    os.replace(temporary, path)
 
 
 def run():
