@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from compose import ComposedModel, TaskSpec
 from compose.program import ProgramError
-from compose.search import ProgramScorer, search_program
+from compose.search import ProgramScorer, RelaxedOptions, search_program
 from compose.search.strategies import (
     STRATEGIES,
     Objective,
@@ -160,3 +160,29 @@ def test_search_program_returns_the_best_logged_candidate():
     assert len(log) <= 12 and log[0].program == (0, 1, 2)
     assert best == max(log, key=lambda c: (c.score, -c.order))
     assert model.program("a") == [0, 1, 2], "search only reads the model"
+
+
+def test_relaxed_search_trains_logits_scores_argmaxes_and_restores_the_model():
+    model, split = small_model_and_split()
+    before = [np.array(v) for v in model.variables]
+    options = RelaxedOptions(steps=40, score_every=5, batch_size=8, learning_rate=0.1)
+    best, log = search_program(
+        model, "a", split, strategy="relaxed", budget=6, train=split, relaxed_options=options
+    )
+    assert 1 <= len(log) <= 6 and log[0].program == (0, 1, 2)
+    assert all(len(c.program) == 3 for c in log)
+    assert best == max(log, key=lambda c: (c.score, -c.order))
+    for expected, variable in zip(before, model.variables, strict=True):
+        np.testing.assert_array_equal(np.array(variable), expected)
+    assert not model.is_relaxed("a") and model.program("a") == [0, 1, 2]
+
+
+def test_relaxed_search_that_cannot_move_scores_only_its_start():
+    model, split = small_model_and_split()
+    frozen = RelaxedOptions(steps=20, score_every=5, batch_size=8, learning_rate=1e-9)
+    _, log = search_program(
+        model, "a", split, strategy="relaxed", budget=6, train=split, relaxed_options=frozen
+    )
+    assert [c.program for c in log] == [(0, 1, 2)]
+    with pytest.raises(ValueError, match="task 'a': the relaxed strategy trains"):
+        search_program(model, "a", split, strategy="relaxed")

@@ -1,8 +1,10 @@
 """Program search over a trained bank: score candidates, keep the best.
 
 >>> best, log = search_program(model, "usps", validation, strategy="local", budget=25)
+>>> best, log = search_program(model, "usps", validation, strategy="relaxed", train=train)
 """
 
+from compose.search.relaxed import RelaxedOptions, relaxed_search
 from compose.search.scoring import ProgramScorer
 from compose.search.strategies import (
     STRATEGIES,
@@ -11,6 +13,10 @@ from compose.search.strategies import (
     SearchSpace,
     run_strategy,
 )
+
+ALL_STRATEGIES = (*STRATEGIES, "relaxed")
+"""The discrete strategies, which only score, and ``relaxed``, which trains
+mixture logits on a training split (:mod:`compose.search.relaxed`)."""
 
 DEFAULT_STRATEGY = "local"
 """Coordinate descent: on the measured landscapes (docs/search.md) it comes
@@ -53,6 +59,8 @@ def search_program(
     min_length=1,
     candidates_per_call=8,
     scorer=None,
+    train=None,
+    relaxed_options=None,
 ):
     """Searches ``task``'s program over ``model``'s frozen bank.
 
@@ -60,7 +68,7 @@ def search_program(
       model: a trained :class:`compose.ComposedModel`; not modified.
       task: the task whose program is searched.
       validation: the :class:`tasks.Split` that scores programs.
-      strategy: one of :data:`STRATEGIES`.
+      strategy: one of :data:`ALL_STRATEGIES`.
       budget: distinct programs that may be scored.
       size_penalty: ``s`` of the muNet score (1: accuracy only).
       seed: the strategy's random seed.
@@ -68,26 +76,41 @@ def search_program(
       min_length: shortest program allowed (``model.depth``: fixed length).
       candidates_per_call: programs scored per call.
       scorer: a :class:`ProgramScorer` to reuse (its traces carry over).
+      train: the training :class:`tasks.Split` (``relaxed`` only).
+      relaxed_options: :class:`RelaxedOptions` (``relaxed`` only, default
+        ``RelaxedOptions()``; the program keeps the start's length).
 
     Returns:
       ``(best Candidate, log of every Candidate in evaluation order)``.
+
+    Raises:
+      ValueError: ``relaxed`` without a training split.
     """
+    if strategy == "relaxed" and train is None:
+        raise ValueError(f"task {task!r}: the relaxed strategy trains; give it a train split")
     scorer = scorer or ProgramScorer(model, task, validation, candidates_per_call)
     objective = task_objective(model, task, scorer.accuracy, budget, size_penalty)
-    space = SearchSpace(model.bank_size, model.depth, min_length)
     start = model.program(task) if start is None else start
-    best = run_strategy(strategy, objective, space, start, seed, scorer.candidates_per_call)
+    if strategy == "relaxed":
+        options = relaxed_options or RelaxedOptions()
+        best = relaxed_search(model, task, train, objective, start, seed, options)
+    else:
+        space = SearchSpace(model.bank_size, model.depth, min_length)
+        best = run_strategy(strategy, objective, space, start, seed, scorer.candidates_per_call)
     return best, objective.log
 
 
 __all__ = [
+    "ALL_STRATEGIES",
     "DEFAULT_STRATEGY",
     "STRATEGIES",
     "Candidate",
     "other_users",
     "Objective",
     "ProgramScorer",
+    "RelaxedOptions",
     "SearchSpace",
+    "relaxed_search",
     "run_strategy",
     "search_program",
     "task_objective",

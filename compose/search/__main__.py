@@ -2,13 +2,15 @@ r"""Searches the programs of a trained model dir's tasks over its frozen bank.
 
 Candidates are scored on the first half of each task's test split (the
 validation half); the best program's accuracy on the other half is reported
-beside it.  Writes ``MODEL_DIR/search/programs.json`` (usable as
+beside it; the relaxed strategy trains mixture logits on the training split
+(:mod:`compose.search.relaxed`).  Writes ``MODEL_DIR/search/programs.json`` (usable as
 ``compose.train --programs=...``) and ``MODEL_DIR/search/candidates.jsonl``
 (every candidate: task, program, accuracy, charged parameters, score).
 The model dir's checkpoints are not changed.
 
   python -m compose.search --model_dir=runs/main --strategy=local --budget=50
   python -m compose.search --model_dir=runs/main --tasks=uci_digits --size_penalty=0.7
+  python -m compose.search --model_dir=runs/main --strategy=relaxed --relaxed_steps=300
 """
 
 import dataclasses
@@ -18,12 +20,20 @@ import os
 from absl import app, flags
 
 from compose.cli import start_binary
-from compose.search import DEFAULT_STRATEGY, STRATEGIES
+from compose.search import ALL_STRATEGIES, DEFAULT_STRATEGY, RelaxedOptions
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "A model dir written by compose.train.", required=True)
 flags.DEFINE_list("tasks", None, "Tasks to search (default: all of the model's).")
-flags.DEFINE_enum("strategy", DEFAULT_STRATEGY, list(STRATEGIES), "Search strategy.")
+flags.DEFINE_enum(
+    "strategy",
+    DEFAULT_STRATEGY,
+    list(ALL_STRATEGIES),
+    "Search strategy; relaxed trains mixture logits on the task's training split.",
+)
+flags.DEFINE_integer(
+    "relaxed_steps", RelaxedOptions().steps, "Training steps of the relaxed strategy."
+)
 flags.DEFINE_integer("budget", 100, "Distinct programs scored per task.")
 flags.DEFINE_float("size_penalty", 1.0, "s in score = accuracy * s^(charged/base); 1: none.")
 flags.DEFINE_integer("min_length", 1, "Shortest program (the model's depth: fixed length).")
@@ -44,7 +54,7 @@ def main(argv):
     report, lines = {}, []
     for task in FLAGS.tasks or model.task_names:
         model.path(task)  # LookupError naming the model's tasks
-        _, test = load_task_data(get_task(task), config.data_dir, config.tfds_dir)
+        train, test = load_task_data(get_task(task), config.data_dir, config.tfds_dir)
         half = len(test) // 2
         validation = Split(test.images[:half], test.labels[:half])
         holdout = Split(test.images[half:], test.labels[half:])
@@ -62,6 +72,8 @@ def main(argv):
             size_penalty=FLAGS.size_penalty,
             seed=FLAGS.seed,
             min_length=FLAGS.min_length,
+            train=train,
+            relaxed_options=RelaxedOptions(steps=FLAGS.relaxed_steps),
         )
         start_holdout, best_holdout = ProgramScorer(model, task, holdout).accuracy(
             [log[0].program, best.program]
@@ -86,7 +98,8 @@ def main(argv):
         }
         lines += [json.dumps({"task": task, **dataclasses.asdict(c)}) for c in log]
     settings = {
-        f: FLAGS[f].value for f in ("strategy", "budget", "size_penalty", "min_length", "seed")
+        f: FLAGS[f].value
+        for f in ("strategy", "budget", "size_penalty", "min_length", "seed", "relaxed_steps")
     }
     write_json(os.path.join(out_dir, "programs.json"), {"search": settings, "programs": report})
     write_atomically(os.path.join(out_dir, "candidates.jsonl"), "\n".join(lines) + "\n")

@@ -1,0 +1,80 @@
+"""The relaxed strategy: programs read from trained mixture logits (Compositional Models).
+
+Unlike the discrete strategies it trains.  The task's mixture logits are
+relaxed near the start program (:func:`compose.relaxation.relax_near`) and
+trained alone on the task's *training* split, over the frozen bank and the
+task's frozen stem, normalisation and head, while the temperature anneals.
+Every ``score_every`` steps the argmax program is scored by the objective
+(a program already scored costs nothing), until ``steps`` or the budget run
+out.  Every variable of the task is restored afterwards, so, like the other
+strategies, it leaves the model as it found it.
+"""
+
+import contextlib
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from compose.relaxation import annealer, relax_near
+from compose.search.strategies import BudgetExhaustedError
+from compose.training import JointTrainer, build_optimizer
+
+
+@dataclasses.dataclass(frozen=True)
+class RelaxedOptions:
+    """Training of the relaxed strategy's mixture logits."""
+
+    steps: int = 300
+    score_every: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-2
+    source_logit: float = 2.0
+    """Initial logit of the start program's block at each layer (0: uniform)."""
+    final_temperature: float = 0.05
+
+    def __post_init__(self):
+        if self.steps < 1 or self.score_every < 1 or self.batch_size < 1:
+            raise ValueError(
+                "relaxed search: steps, score_every and batch_size must be >= 1, got "
+                f"{self.steps}, {self.score_every}, {self.batch_size}"
+            )
+
+
+def relaxed_search(model, task, train, objective, start, seed=0, options=RelaxedOptions()):
+    """Trains ``task``'s mixture logits from ``start``; scores argmax programs.
+
+    The program length stays ``len(start)``.  Returns the objective's best
+    candidate; ``objective.log`` holds every distinct argmax program in the
+    order it first appeared.
+    """
+    path = model.path(task)
+    saved = [np.array(variable) for variable in path.variables]
+    try:
+        relax_near(model, task, start, options.source_logit)
+        logits = path.mixture_logits
+        trainer = JointTrainer(
+            model,
+            build_optimizer("adam", options.learning_rate, [logits]),
+            tf.distribute.get_strategy(),
+            {task: train},
+            batch_size=options.batch_size,
+            seed=seed,
+            steps_per_loop=options.score_every,
+            train_tasks=[task],
+            variables=[logits],
+        )
+        anneal = annealer(model, [task], options.final_temperature, options.steps)
+
+        def argmax_program():
+            return np.argmax(np.asarray(logits)[: len(start)], axis=-1).tolist()
+
+        with contextlib.suppress(BudgetExhaustedError):
+            objective.evaluate([list(start)])
+            for until in range(options.score_every, options.steps + 1, options.score_every):
+                trainer.train(until, verbose=False, before_loop=anneal)
+                objective.evaluate([argmax_program()])
+    finally:
+        for variable, value in zip(path.variables, saved, strict=True):
+            variable.assign(value)
+    return objective.best()
