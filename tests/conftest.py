@@ -33,6 +33,23 @@ def run_module(module, *args, env_extra=None):
     )
 
 
+TINY_MODEL_FLAGS = ("--depth=3", "--bank_size=3", "--channels=8", "--resolution=4")
+"""A model small enough that the binaries' end-to-end tests train in seconds."""
+
+
+def train_tiny_model_dir(model_dir, tasks, data_dir, steps=40):
+    """Runs ``compose.train`` on real ``tasks`` into ``model_dir`` with a tiny model."""
+    trained = run_module(
+        "compose.train",
+        f"--tasks={','.join(tasks)}",
+        f"--data_dir={data_dir}",
+        f"--model_dir={model_dir}",
+        f"--steps={steps}",
+        *TINY_MODEL_FLAGS,
+    )
+    assert trained.returncode == 0, trained.stderr[-3000:]
+
+
 @pytest.fixture(scope="session")
 def shared_data_dir():
     """The real ``.npz`` data (../shared/data or $COMPOSE_DATA_DIR); required, not optional."""

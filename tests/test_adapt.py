@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import random_images, run_module
+from conftest import random_images, run_module, train_tiny_model_dir
 from test_continual import logits, trained_two_task_model
 
 from compose import TaskSpec
@@ -147,18 +147,7 @@ def test_bad_options_are_refused_with_the_field_named():
 
 
 def test_adapt_binary_on_real_digits_reports_baselines_and_objectives(tmp_path, shared_data_dir):
-    trained = run_module(
-        "compose.train",
-        "--tasks=uci_digits,mnist_partial_shear",
-        f"--data_dir={shared_data_dir}",
-        f"--model_dir={tmp_path}",
-        "--steps=40",
-        "--depth=3",
-        "--bank_size=3",
-        "--channels=8",
-        "--resolution=4",
-    )
-    assert trained.returncode == 0, trained.stderr[-3000:]
+    train_tiny_model_dir(tmp_path, ["uci_digits", "mnist_partial_shear"], shared_data_dir)
     adapted = run_module(
         "compose.adapt",
         f"--model_dir={tmp_path}",

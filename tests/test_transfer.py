@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import random_images, run_module
+from conftest import random_images, run_module, train_tiny_model_dir
 from test_continual import logits, new_task_split, trained_two_task_model
 
 from compose import TaskSpec
@@ -134,18 +134,7 @@ def test_an_unknown_source_task_is_named():
 
 
 def test_transfer_binary_on_real_data_writes_reports_and_servable_models(tmp_path, shared_data_dir):
-    trained = run_module(
-        "compose.train",
-        "--tasks=uci_digits",
-        f"--data_dir={shared_data_dir}",
-        f"--model_dir={tmp_path}",
-        "--steps=40",
-        "--depth=3",
-        "--bank_size=3",
-        "--channels=8",
-        "--resolution=4",
-    )
-    assert trained.returncode == 0, trained.stderr[-3000:]
+    train_tiny_model_dir(tmp_path, ["uci_digits"], shared_data_dir)
     checkpoint_index = (tmp_path / "checkpoints" / "checkpoint").read_text()
 
     transferred = run_module(
