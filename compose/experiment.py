@@ -15,7 +15,7 @@ from compose.files import write_json
 from compose.model import ComposedModel
 from compose.plots import write_program_plots
 from compose.program import format_program
-from compose.relaxation import annealer
+from compose.relaxation import annealer, mixture_entropy_penalty
 from compose.training import (
     JointTrainer,
     build_optimizer,
@@ -194,7 +194,9 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
         steps_per_loop=config.train.steps_per_loop,
         checkpoint_every=config.train.checkpoint_every,
         jit_compile=config.train.jit_compile,
-        mixture_entropy_weight=config.train.mixture_entropy_weight,
+        regularization=mixture_entropy_penalty(
+            model, model.task_names, config.train.mixture_entropy_weight
+        ),
     )
     start = trainer.restore()
     if verbose and start:

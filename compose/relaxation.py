@@ -29,3 +29,12 @@ def annealer(model, tasks, final_temperature, steps):
             model.path(task).temperature.assign(temperature)
 
     return anneal
+
+
+def mixture_entropy_penalty(model, tasks, weight):
+    """``JointTrainer``'s ``regularization``: ``weight`` times the summed mean
+    mixture entropy of ``tasks`` (pushes every relaxed layer toward one
+    block); None when ``weight`` is 0."""
+    if not weight:
+        return None
+    return lambda: weight * sum(model.path(task).mixture_entropy() for task in tasks)

@@ -122,8 +122,6 @@ class JointTrainer:
       checkpoint_every: steps between checkpoints.
       jit_compile: compile each replica's step with XLA; None picks
         :func:`use_xla_by_default`.
-      mixture_entropy_weight: weight of the relaxed tasks' mean mixture
-        entropy in the loss.
       train_tasks: the tasks that train (default: all); the others' own
         variables are neither run nor updated.
       frozen_blocks: bank blocks whose gradient is zeroed.  With an optimizer
@@ -133,7 +131,9 @@ class JointTrainer:
         every trained task's variables); the optimizer must be built on them.
         With ``frozen_blocks`` they must start with the bank's kernels.
       regularization: a function returning a scalar added to the loss (once
-        per global batch), e.g. the gate sparsity of gated transfer.
+        per global batch): the mixture entropy penalty
+        (:func:`compose.relaxation.mixture_entropy_penalty`), the gate
+        sparsity of gated transfer.
     """
 
     def __init__(
@@ -148,7 +148,6 @@ class JointTrainer:
         steps_per_loop=10,
         checkpoint_every=250,
         jit_compile=None,
-        mixture_entropy_weight=0.0,
         train_tasks=None,
         frozen_blocks=(),
         variables=None,
@@ -182,7 +181,6 @@ class JointTrainer:
         self.batch_size = batch_size
         self.seed = seed
         self.steps_per_loop = steps_per_loop
-        self.mixture_entropy_weight = mixture_entropy_weight
         self.jit_compile = use_xla_by_default(strategy) if jit_compile is None else jit_compile
         self._replica_step = (
             tf.function(self._step_fn, jit_compile=True) if self.jit_compile else self._step_fn
@@ -224,11 +222,8 @@ class JointTrainer:
                 for task, (_, labels) in batch.items()
             }
             total = tf.add_n(list(losses.values()))
-            if self.mixture_entropy_weight:
-                entropy = tf.add_n([self.model.path(task).mixture_entropy() for task in batch])
-                # Added on every replica, so scaled like a regularisation loss.
-                total += tf.nn.scale_regularization_loss(self.mixture_entropy_weight * entropy)
             if self.regularization is not None:
+                # Added on every replica, so scaled like a regularisation loss.
                 total += tf.nn.scale_regularization_loss(self.regularization())
         gradients = tape.gradient(total, variables)
         if not self._bank_gradient_mask.all():

@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from compose import ComposedModel, TaskSpec
+from compose.relaxation import mixture_entropy_penalty
 from compose.training import JointTrainer, build_optimizer, evaluate
 from tasks import Split
 
@@ -46,7 +47,9 @@ def make_trainer(
         steps_per_loop=steps_per_loop,
         checkpoint_every=5,
         jit_compile=jit_compile,
-        mixture_entropy_weight=mixture_entropy_weight,
+        regularization=mixture_entropy_penalty(
+            model, [spec.name for spec in SPECS], mixture_entropy_weight
+        ),
     )
     return trainer
 
