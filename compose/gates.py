@@ -9,6 +9,7 @@ for themselves, so most blocks stay shared and only a few are specialised.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -63,10 +64,17 @@ class BlockGates(keras.layers.Layer):
         """``sum |score|``: the L1 penalty that switches gates off."""
         return ops.sum(ops.abs(self.scores))
 
-    def open_blocks(self) -> list[int]:
-        """Blocks whose delta is currently on."""
+    def open_blocks(self, program=None) -> list[int]:
+        """Blocks whose delta is on, among those ``program`` runs (default: all)."""
         scores = ops.convert_to_numpy(self.scores)
-        return [k for k in range(self.bank_size) if scores[k] >= self.threshold]
+        blocks = range(self.bank_size) if program is None else set(program)
+        return sorted(k for k in blocks if scores[k] >= self.threshold)
+
+    def parameter_count(self, program) -> int:
+        """Values ``program`` needs: the scores and its open deltas (closed or
+        unused deltas are zero or never read, so a stored model can drop them)."""
+        delta_size = sum(int(np.prod(shape)) for shape in self.param_shapes.values())
+        return self.bank_size + len(self.open_blocks(program)) * delta_size
 
     def get_config(self):
         config = super().get_config()

@@ -187,18 +187,15 @@ class TaskPath(keras.layers.Layer):
 
     def own_parameter_count(self) -> int:
         """Trainable values only this task uses: stem, norm, head, the mixture
-        logits while relaxed, and, with gates, the scores plus the deltas of
-        open gates on blocks the program runs (closed or unused deltas are
-        zero or never read, so a stored model can drop them)."""
+        logits while relaxed, and the gates the program reads
+        (:meth:`BlockGates.parameter_count`)."""
         variables = self.stem.trainable_variables + self.norm.trainable_variables
         variables += self.head.trainable_variables
         if float(ops.convert_to_numpy(self.relaxed)):
             variables.append(self.mixture_logits)
         count = sum(int(np.prod(v.shape)) for v in variables)
         if self.gates is not None:
-            open_used = set(self.gates.open_blocks()) & set(self.current_program())
-            delta_size = sum(int(np.prod(shape)) for shape in self.gates.param_shapes.values())
-            count += self.bank_size + len(open_used) * delta_size
+            count += self.gates.parameter_count(self.current_program())
         return count
 
     def get_config(self):

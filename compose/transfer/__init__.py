@@ -173,7 +173,7 @@ def transfer_task(
         wall_s=round(time.time() - started, 1),
     )
     if options.mode == "gated":
-        report["open_gates"] = sorted(set(path.gates.open_blocks()) & set(program))
+        report["open_gates"] = path.gates.open_blocks(program)
     return grown, report
 
 
@@ -206,6 +206,5 @@ def new_parameter_count(model, task, variables, clones) -> int:
     count = len(clones) * model.bank.block_size
     if path.gates is not None:
         skipped |= {id(v) for v in path.gates.variables}
-        open_used = set(path.gates.open_blocks()) & set(model.program(task))
-        count += model.bank_size + len(open_used) * model.bank.block_size
+        count += path.gates.parameter_count(model.program(task))
     return count + sum(int(np.prod(v.shape)) for v in variables if id(v) not in skipped)
