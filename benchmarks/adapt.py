@@ -63,7 +63,9 @@ def main(argv):
     for source in config.tasks:
         copy = copy_source_task(model, target.spec, source)
         row = {"program": model.program(source), "source_only": accuracy(copy)}
-        refresh_statistics(copy, target.name, unlabelled, options.statistics_batches, 64)
+        refresh_statistics(
+            copy, target.name, unlabelled, options.statistics_batches, options.batch_size
+        )
         row["target_statistics"] = accuracy(copy)
         print(f"{target.name} as {source}: {json.dumps(row)}", flush=True)
         baselines[source] = row

@@ -67,3 +67,13 @@ def add_task(model, spec, program, clones=(), gated=False) -> ComposedModel:
             values = np.pad(values, [(0, len(clones))] + [(0, 0)] * (values.ndim - 1))
         targets[key].assign(values)
     return grown
+
+
+def copy_task_weights(source, target, parts=("stem", "norm", "head")) -> None:
+    """Copies the ``parts`` of one :class:`TaskPath` into another (a new task
+    starting from a source task); the shapes must agree."""
+    for part in parts:
+        for value, variable in zip(
+            getattr(source, part).variables, getattr(target, part).variables, strict=True
+        ):
+            variable.assign(value)

@@ -33,7 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from compose.continual import add_task
+from compose.continual import add_task, copy_task_weights
 from compose.relaxation import annealer, relax_near
 
 OBJECTIVES = ("moments", "adversarial", "entropy")
@@ -97,12 +97,7 @@ def copy_source_task(model, spec, source_task):
             f"has {source.spec.num_classes}: adaptation needs the same label set"
         )
     grown = add_task(model, spec, model.program(source_task))
-    target = grown.path(spec.name)
-    for part in ("stem", "norm", "head"):
-        for value, variable in zip(
-            getattr(source, part).variables, getattr(target, part).variables, strict=True
-        ):
-            variable.assign(value)
+    copy_task_weights(source, grown.path(spec.name))
     return grown
 
 

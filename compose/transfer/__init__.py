@@ -36,7 +36,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from compose.continual import add_task
+from compose.continual import add_task, copy_task_weights
 from compose.relaxation import annealer, relax_near
 from compose.training import JointTrainer, build_optimizer
 
@@ -121,9 +121,7 @@ def transfer_task(
         grown = add_task(model, spec, program, clones, gated=options.mode == "gated")
     path = grown.path(spec.name)
     copy_stem = source.spec.image_shape[-1] == spec.image_shape[-1]
-    if copy_stem:
-        _copy(source.stem.variables, path.stem.variables)
-    _copy(source.norm.variables, path.norm.variables)
+    copy_task_weights(source, path, ("stem", "norm") if copy_stem else ("norm",))
 
     variables = _trained_variables(grown, spec.name, options.mode)
     report = {
@@ -175,11 +173,6 @@ def transfer_task(
     if options.mode == "gated":
         report["open_gates"] = path.gates.open_blocks(program)
     return grown, report
-
-
-def _copy(sources, targets):
-    for source, target in zip(sources, targets, strict=True):
-        target.assign(source)
 
 
 def _trained_variables(model, task, mode):
