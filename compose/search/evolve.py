@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from compose.continual import add_task
 from compose.search import task_objective
-from compose.search.strategies import STALE_ROUNDS
+from compose.search.strategies import STALE_ROUNDS, SearchSpace
 from compose.training import JointTrainer, build_optimizer, evaluate
 
 LEARNING_RATES = (5e-4, 1e-3, 2e-3, 5e-3, 1e-2)
@@ -80,37 +80,31 @@ class EvolveOptions:
 
 
 def mutate(genome, bank_size, max_depth, max_clones, rng, next_clone_id):
-    """A child of ``genome`` by one random muNet mutation: ``(child, kind)``."""
+    """A child of ``genome`` by one random muNet mutation: ``(child, kind)``.
+
+    Replace, insert and remove are :class:`SearchSpace`'s, over the shared
+    blocks and the genome's clones; clone and learning-rate moves are added.
+    """
     program, clones = list(genome.program), list(genome.clones)
-    choices = bank_size + len(clones)
-    kinds = ["replace", "learning_rate"]
-    if len(program) < max_depth:
-        kinds.append("insert")
-    if len(program) > 1:
-        kinds.append("remove")
+    space = SearchSpace(bank_size + len(clones), max_depth)
     shared_layers = [i for i, block in enumerate(program) if block < bank_size]
+    kinds = space.mutation_kinds(program) + ["learning_rate"]
     if len(clones) < max_clones and shared_layers:
         kinds.append("clone")
     kind = kinds[int(rng.integers(len(kinds)))]
     learning_rate = genome.learning_rate
-    if kind == "replace":
-        position = int(rng.integers(len(program)))
-        program[position] = int(rng.choice([b for b in range(choices) if b != program[position]]))
-    elif kind == "insert":
-        program.insert(int(rng.integers(len(program) + 1)), int(rng.integers(choices)))
-    elif kind == "remove":
-        del program[int(rng.integers(len(program)))]
-    elif kind == "clone":
+    if kind == "clone":
         position = shared_layers[int(rng.integers(len(shared_layers)))]
         clones.append((next_clone_id, program[position]))
         program[position] = bank_size + len(clones) - 1
-    else:
+    elif kind == "learning_rate":
         index = LEARNING_RATES.index(learning_rate)
         neighbours = [i for i in (index - 1, index + 1) if 0 <= i < len(LEARNING_RATES)]
         learning_rate = LEARNING_RATES[int(rng.choice(neighbours))]
-    return _without_unused_clones(
-        Genome(tuple(program), tuple(clones), learning_rate), bank_size
-    ), kind
+    else:
+        program = space.apply(program, kind, rng)
+    child = Genome(tuple(program), tuple(clones), learning_rate)
+    return _without_unused_clones(child, bank_size), kind
 
 
 def _without_unused_clones(genome, bank_size):
@@ -170,7 +164,8 @@ def evolve_task(model, spec, train, validation, start_program, options=None, ver
     rng = np.random.default_rng(options.seed)
     bank_size = model.bank_size
     clone_ids = itertools.count()
-    log, weights, models, children = [], [], {}, []
+    log, weights, children = [], [], []
+    best = {"candidate": None, "model": None}  # only the best model is kept alive
 
     def train_and_score(genome, parent, mutation):
         grown = add_task(model, spec, genome.program, [p for _, p in genome.clones])
@@ -190,25 +185,22 @@ def evolve_task(model, spec, train, validation, start_program, options=None, ver
             variables=variables,
         ).train(options.steps, verbose=False)
         accuracy = evaluate(grown, {spec.name: validation})[spec.name]["accuracy"]
+        # The objective only prices programs here; accuracies come from training.
         objective = task_objective(grown, spec.name, None, 1, options.size_penalty)
-        charged = objective.charged_params(genome.program)
         candidate = Evolved(
             genome,
             accuracy,
-            charged,
-            accuracy * options.size_penalty ** (charged / objective.base_params),
+            objective.charged_params(genome.program),
+            objective.score(genome.program, accuracy),
             len(log),
             parent,
             mutation,
         )
         log.append(candidate)
         weights.append(_Trained(grown, spec.name, genome, bank_size))
-        models[candidate.order] = grown
         children.append(0)
-        best = max(log, key=lambda c: (c.score, -c.order))
-        for order in list(models):  # keep only the best model alive
-            if order != best.order:
-                del models[order]
+        if best["candidate"] is None or candidate.score > best["candidate"].score:
+            best.update(candidate=candidate, model=grown)
         if verbose:
             print(
                 f"  candidate {candidate.order}: {mutation} -> program {list(genome.program)}, "
@@ -216,7 +208,6 @@ def evolve_task(model, spec, train, validation, start_program, options=None, ver
                 f"{accuracy:.4f}, score {candidate.score:.4f}",
                 flush=True,
             )
-        return candidate
 
     started = time.time()
     root = Genome(tuple(int(b) for b in start_program), (), options.learning_rate)
@@ -235,7 +226,6 @@ def evolve_task(model, spec, train, validation, start_program, options=None, ver
         seen.add(child)
         stale = 0
         train_and_score(child, parent.order, kind)
-    best = max(log, key=lambda c: (c.score, -c.order))
     if verbose:
         print(f"  evolved {len(log)} candidates in {time.time() - started:.0f}s", flush=True)
-    return models[best.order], best, log
+    return best["model"], best["candidate"], log

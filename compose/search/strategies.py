@@ -83,6 +83,10 @@ class Objective:
         shared = sum(self.block_params / (1 + self.other_users.get(b, 0)) for b in set(program))
         return self.own_params + shared
 
+    def score(self, program, accuracy) -> float:
+        """``accuracy * size_penalty ** (charged / base)`` of ``program``."""
+        return accuracy * self.size_penalty ** (self.charged_params(program) / self.base_params)
+
     def evaluate(self, programs) -> list[Candidate]:
         """Candidates for ``programs``; new ones are scored in one batch.
 
@@ -95,12 +99,11 @@ class Objective:
         fits = new[: max(self.remaining, 0)]
         if fits:
             for key, accuracy in zip(fits, self.accuracy_fn([list(k) for k in fits]), strict=True):
-                charged = self.charged_params(key)
                 candidate = Candidate(
                     program=key,
                     accuracy=accuracy,
-                    charged_params=charged,
-                    score=accuracy * self.size_penalty ** (charged / self.base_params),
+                    charged_params=self.charged_params(key),
+                    score=self.score(key, accuracy),
                     order=len(self.log),
                 )
                 self._seen[key] = candidate
@@ -125,15 +128,18 @@ class SearchSpace:
         length = int(rng.integers(self.min_length, self.max_length + 1))
         return rng.integers(0, self.bank_size, length).tolist()
 
-    def mutate(self, program, rng) -> list[int]:
-        """One muNet mutation: replace an index, insert a layer or remove one."""
-        program = list(program)
+    def mutation_kinds(self, program) -> list[str]:
+        """The muNet mutations ``program`` allows: replace, insert, remove."""
         kinds = ["replace"] if self.bank_size > 1 else []
         if len(program) < self.max_length:
             kinds.append("insert")
         if len(program) > self.min_length:
             kinds.append("remove")
-        kind = kinds[int(rng.integers(len(kinds)))]
+        return kinds
+
+    def apply(self, program, kind, rng) -> list[int]:
+        """``program`` with one ``kind`` mutation at a random place."""
+        program = list(program)
         if kind == "replace":
             position = int(rng.integers(len(program)))
             choices = [b for b in range(self.bank_size) if b != program[position]]
@@ -143,6 +149,11 @@ class SearchSpace:
         else:
             del program[int(rng.integers(len(program)))]
         return program
+
+    def mutate(self, program, rng) -> list[int]:
+        """One muNet mutation: replace an index, insert a layer or remove one."""
+        kinds = self.mutation_kinds(program)
+        return self.apply(program, kinds[int(rng.integers(len(kinds)))], rng)
 
 
 STALE_ROUNDS = 50
