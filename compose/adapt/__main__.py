@@ -29,6 +29,11 @@ flags.DEFINE_list("objectives", list(OBJECTIVES), f"Objectives, each run separat
 flags.DEFINE_integer("steps", DEFAULTS.steps, "Adaptation steps per objective.")
 flags.DEFINE_integer("batch_size", DEFAULTS.batch_size, "Target (and source) batch per step.")
 flags.DEFINE_float("learning_rate", DEFAULTS.learning_rate, "Adam learning rate.")
+flags.DEFINE_float(
+    "source_logit",
+    DEFAULTS.source_logit,
+    "Initial mixture logit of the source's blocks (0: uniform).",
+)
 flags.DEFINE_bool("train_stem", DEFAULTS.train_stem, "Also adapt the target's stem.")
 flags.DEFINE_integer("seed", DEFAULTS.seed, "Random seed (batches, discriminator).")
 flags.DEFINE_string("data_dir", None, "Directory of .npz sources (default: the model's).")
@@ -78,6 +83,7 @@ def main(argv):
             steps=FLAGS.steps,
             batch_size=FLAGS.batch_size,
             learning_rate=FLAGS.learning_rate,
+            source_logit=FLAGS.source_logit,
             train_stem=FLAGS.train_stem,
             seed=FLAGS.seed,
         )

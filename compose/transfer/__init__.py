@@ -3,8 +3,9 @@
 The new task is added to a trained model (:func:`compose.continual.add_task`)
 starting from a *source* task: its program, its stem (when the image
 channels match) and its normalisation are copied; the head starts fresh.
-The stem, the task's input adapter, trains in every mode (a frozen
-Fashion-MNIST stem held MNIST at 0.37 where training it gave 0.65).  What
+The stem, the task's input adapter, trains in every mode (during
+development a frozen Fashion-MNIST stem held MNIST at 0.37 where training it
+gave 0.65).  What
 else trains depends on the mode; the bank's blocks and every other task stay
 bit-identical in all of them.
 
@@ -63,12 +64,12 @@ class TransferOptions:
     """Program modes: initial mixture logit of the source program's block at
     each layer, the others 0 (:func:`compose.relaxation.relax_near`); 2.0
     gives it weight 0.71 of 4 blocks.  From uniform logits (0.0) MNIST from
-    Fashion-MNIST reached 0.705 against 0.745 (one seed each)."""
+    Fashion-MNIST reached 0.714 against 0.764 (docs/transfer_and_adaptation.md)."""
     gate_sparsity: float = 0.3
     """Gated mode: lambda of the L1 penalty on the gate scores.  With Adam the
     scores move by about the learning rate per step whatever lambda is, so
     lambda sets which gates' loss gradient outweighs the penalty: on
-    MNIST from Fashion-MNIST 0.01 kept every gate open, 0.3 one, 0.5 none."""
+    MNIST from Fashion-MNIST 0.01 kept three gates open, 0.3 one, 0.5 none."""
     seed: int = 0
 
     def __post_init__(self):

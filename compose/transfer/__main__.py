@@ -28,6 +28,11 @@ flags.DEFINE_list("modes", list(MODES), f"Transfer modes, each run separately: {
 flags.DEFINE_integer("steps", DEFAULTS.steps, "Training steps per mode.")
 flags.DEFINE_integer("batch_size", DEFAULTS.batch_size, "Batch per step.")
 flags.DEFINE_float("learning_rate", DEFAULTS.learning_rate, "Adam learning rate.")
+flags.DEFINE_float(
+    "source_logit",
+    DEFAULTS.source_logit,
+    "Initial mixture logit of the source's blocks (0: uniform).",
+)
 flags.DEFINE_float("gate_sparsity", DEFAULTS.gate_sparsity, "Gated mode: L1 weight on gates.")
 flags.DEFINE_integer("seed", DEFAULTS.seed, "Random seed (initialisation and data order).")
 flags.DEFINE_string("data_dir", None, "Directory of .npz sources (default: the model's).")
@@ -64,6 +69,7 @@ def main(argv):
             steps=FLAGS.steps,
             batch_size=FLAGS.batch_size,
             learning_rate=FLAGS.learning_rate,
+            source_logit=FLAGS.source_logit,
             gate_sparsity=FLAGS.gate_sparsity,
             seed=FLAGS.seed,
         )
