@@ -49,7 +49,7 @@ def run(config, **changes):
         "programs": {t: entry["program"] for t, entry in report.items()},
         "block_params": len(blocks) * model.bank.block_size,
         "task_own_params": own,
-        "wall_s": metrics["wall_s"],
+        "wall_s": result["wall_s"],
     }
 
 

@@ -62,7 +62,7 @@ def main(argv):
                 "test_accuracy": round(run["metrics"]["tasks"][task]["test_accuracy"], 4),
                 "block_params": report["shared_params"],
                 "own_params": report["own_params"],
-                "wall_s": run["metrics"]["wall_s"],
+                "wall_s": run["wall_s"],
             }
         short = results[task]["short"]["test_accuracy"]
         for name in ("long_cycled", "long_doubled"):

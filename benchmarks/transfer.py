@@ -17,7 +17,6 @@ import statistics
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 from compose.config import ExperimentConfig  # noqa: E402
@@ -53,7 +52,6 @@ def main(argv):
         for mode in MODES:
             runs = []
             for seed in range(seeds):
-                keras.utils.set_random_seed(seed)
                 options = TransferOptions(mode=mode, steps=transfer_steps, seed=seed)
                 grown, report = transfer_task(
                     model, task.spec, train, FLAGS.source_task, options, verbose=False

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from blocks import get_family
+from compose.seeds import derive_seed
 
 
 @keras.saving.register_keras_serializable(package="compose")
@@ -21,6 +22,7 @@ class BlockBank(keras.layers.Layer):
       block: name of a family in :mod:`blocks`.
       bank_size: K, the number of blocks.
       channels: C, the width every block keeps.
+      seed: the run's seed; each kernel's initialiser derives its own from it.
 
     Example:
       >>> bank = BlockBank("inverted_bottleneck", bank_size=4, channels=16)
@@ -29,7 +31,7 @@ class BlockBank(keras.layers.Layer):
       3744
     """
 
-    def __init__(self, block="inverted_bottleneck", bank_size=4, channels=40, **kwargs):
+    def __init__(self, block="inverted_bottleneck", bank_size=4, channels=40, seed=0, **kwargs):
         super().__init__(**kwargs)
         if bank_size < 1:
             raise ValueError(f"bank_size must be at least 1, got {bank_size}")
@@ -38,6 +40,7 @@ class BlockBank(keras.layers.Layer):
         self.block = block
         self.bank_size = bank_size
         self.channels = channels
+        self.seed = seed
         self.family = get_family(block)
 
     def build(self, input_shape=None):
@@ -45,7 +48,9 @@ class BlockBank(keras.layers.Layer):
             self.add_weight(
                 name=name,
                 shape=(self.bank_size, *spec.shape),
-                initializer=keras.initializers.RandomNormal(stddev=spec.init_stddev),
+                initializer=keras.initializers.RandomNormal(
+                    stddev=spec.init_stddev, seed=derive_seed(self.seed, "bank", name)
+                ),
             )
             for name, spec in self.family.param_specs(self.channels).items()
         ]
@@ -87,5 +92,7 @@ class BlockBank(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(block=self.block, bank_size=self.bank_size, channels=self.channels)
+        config.update(
+            block=self.block, bank_size=self.bank_size, channels=self.channels, seed=self.seed
+        )
         return config

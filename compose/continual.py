@@ -15,7 +15,7 @@ from compose.model import ComposedModel
 from compose.training import model_variables
 
 
-def add_task(model, spec, program, clones=(), gated=False) -> ComposedModel:
+def add_task(model, spec, program, clones=(), gated=False, seed=None) -> ComposedModel:
     """``model`` plus the task ``spec`` running ``program``.
 
     Args:
@@ -25,6 +25,7 @@ def add_task(model, spec, program, clones=(), gated=False) -> ComposedModel:
       clones: parent block of each clone, appended to the bank in order.
       gated: the new task gets gated deltas of the bank's blocks
         (:mod:`compose.gates`).
+      seed: initialises the new task's stem and head (default: ``model.seed``).
 
     Raises:
       ValueError: a task of that name exists, an old task is still relaxed
@@ -55,6 +56,7 @@ def add_task(model, spec, program, clones=(), gated=False) -> ComposedModel:
         programs={**model.programs(), spec.name: list(program)},
         gated_tasks=[t for t in model.task_names if model.path(t).gates is not None]
         + ([spec.name] if gated else []),
+        seed=model.seed if seed is None else seed,
     )
     targets = model_variables(grown)
     for key, source in model_variables(model).items():

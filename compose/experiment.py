@@ -5,7 +5,6 @@ import json
 import os
 import time
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -16,6 +15,7 @@ from compose.model import ComposedModel
 from compose.plots import write_program_plots
 from compose.program import format_program
 from compose.relaxation import annealer, mixture_entropy_penalty
+from compose.run_log import append_run_log
 from compose.training import (
     JointTrainer,
     build_optimizer,
@@ -79,6 +79,7 @@ def build_model(config: ExperimentConfig, programs=None) -> ComposedModel:
         channels=config.model.channels,
         resolution=config.model.resolution,
         programs=programs,
+        seed=config.train.seed,
     )
 
 
@@ -157,14 +158,14 @@ def search_options(config: ExperimentConfig) -> dict | None:
 
 
 def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: bool = True) -> dict:
-    """Trains ``config`` and returns ``{"metrics": .., "programs": .., "model": ..}``.
+    """Trains ``config``; returns ``{"metrics", "programs", "model", "wall_s"}``.
 
     Resumes from the newest checkpoint in ``model_dir``.  Leaves there
-    ``checkpoints/``, ``train/`` (TensorBoard), ``programs.json`` and
-    ``metrics.json``.
+    ``checkpoints/``, ``train/`` (TensorBoard), ``programs.json``,
+    ``metrics.json`` and a line of ``run_log.jsonl``.  Every random stream
+    derives from ``config.train.seed``, so two calls give the same weights.
     """
     started = time.time()
-    keras.utils.set_random_seed(config.train.seed)
     if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
     data = {
@@ -233,7 +234,6 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
     # uninterrupted one does (training curves are in TensorBoard).
     metrics = {
         "step": int(trainer.step.numpy()),
-        "wall_s": round(time.time() - started, 1),
         "tasks": {
             name: {
                 "test_accuracy": test[name]["accuracy"],
@@ -248,7 +248,20 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
         metrics["discretisation"] = discretisation
     metrics["mean_test_accuracy"] = float(np.mean([test[n]["accuracy"] for n in model.task_names]))
     programs = programs_report(model)
+    wall_s = round(time.time() - started, 1)
     if model_dir:
+        append_run_log(
+            model_dir,
+            {
+                "seed": config.train.seed,
+                "strategy": config.strategy,
+                "replicas": strategy.num_replicas_in_sync,
+                "deterministic": config.train.deterministic,
+                "start_step": start,
+                "end_step": metrics["step"],
+                "wall_s": wall_s,
+            },
+        )
         write_json(os.path.join(model_dir, "programs.json"), programs)
         write_json(os.path.join(model_dir, "metrics.json"), metrics)
         with tf.summary.create_file_writer(os.path.join(model_dir, "eval")).as_default(
@@ -258,7 +271,7 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
                 for kind, value in values.items():
                     tf.summary.scalar(f"{kind}/{name}", value)
         write_program_plots(model_dir, programs, discretisation, metrics["step"])
-    return {"metrics": metrics, "programs": programs, "model": model}
+    return {"metrics": metrics, "programs": programs, "model": model, "wall_s": wall_s}
 
 
 def format_table(metrics: dict, programs: dict) -> str:

@@ -27,6 +27,8 @@ class ComposedModel(keras.Model):
       programs: optional ``{task: [block indices]}``; default ``0, 1, ..`` cycling the bank.
       gated_tasks: tasks that own gated deltas of the bank's blocks
         (:mod:`compose.gates`, the "gated" transfer mode).
+      seed: every initialiser's seed derives from it (:mod:`compose.seeds`),
+        so the initial weights depend on nothing else.
 
     Example:
       >>> model = ComposedModel(
@@ -46,6 +48,7 @@ class ComposedModel(keras.Model):
         resolution=16,
         programs=None,
         gated_tasks=(),
+        seed=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -72,7 +75,8 @@ class ComposedModel(keras.Model):
         self.depth = depth
         self.channels = channels
         self.resolution = resolution
-        self.bank = BlockBank(block, bank_size, channels, name="bank")
+        self.seed = seed
+        self.bank = BlockBank(block, bank_size, channels, seed=seed, name="bank")
         sites = self.bank.family.norm_sites(channels)
         block_shapes = {n: p.shape for n, p in self.bank.family.param_specs(channels).items()}
         self.task_paths = [
@@ -85,6 +89,7 @@ class ComposedModel(keras.Model):
                 sites,
                 program=programs.get(spec.name),
                 gate_shapes=block_shapes if spec.name in gated_tasks else None,
+                seed=seed,
                 name=f"task_{spec.name}",
             )
             for spec in specs
@@ -225,5 +230,6 @@ class ComposedModel(keras.Model):
             resolution=self.resolution,
             programs=self.programs(),
             gated_tasks=[path.spec.name for path in self.task_paths if path.gates is not None],
+            seed=self.seed,
         )
         return config

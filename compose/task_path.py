@@ -9,6 +9,7 @@ from keras import ops
 from compose.gates import BlockGates
 from compose.normalization import BN_MOMENTUM, TaskNormalization, fused_batch_norm
 from compose.program import IDENTITY, pad_program, unpad_program, validate_program
+from compose.seeds import derive_seed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,19 +33,25 @@ class TaskSpec:
             )
 
 
-def build_stem(channels, resolution, name):
+def build_stem(channels, resolution, name, seed=0):
     """Maps raw uint8 images of any size to ``[resolution, resolution, channels]``.
 
     Images are scaled to [0, 1], resized to twice the bank's resolution and
     reduced by a strided 3x3 convolution, as in the isometric networks of the
-    paper (a strided stem into 16x16xC).
+    paper (a strided stem into 16x16xC).  ``seed`` is the kernel initialiser's.
     """
     return keras.Sequential(
         [
             keras.layers.Rescaling(1.0 / 255, name=f"{name}_rescale"),
             keras.layers.Resizing(2 * resolution, 2 * resolution, name=f"{name}_resize"),
             keras.layers.Conv2D(
-                channels, 3, strides=2, padding="same", use_bias=False, name=f"{name}_conv"
+                channels,
+                3,
+                strides=2,
+                padding="same",
+                use_bias=False,
+                kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+                name=f"{name}_conv",
             ),
             keras.layers.BatchNormalization(
                 momentum=BN_MOMENTUM, synchronized=True, name=f"{name}_norm"
@@ -55,8 +62,8 @@ def build_stem(channels, resolution, name):
     )
 
 
-def build_head(num_classes, name):
-    """Features ``[H, W, C]`` to class logits."""
+def build_head(num_classes, name, seed=0):
+    """Features ``[H, W, C]`` to class logits; ``seed`` is the kernel initialiser's."""
     return keras.Sequential(
         [
             keras.layers.BatchNormalization(
@@ -64,7 +71,11 @@ def build_head(num_classes, name):
             ),
             keras.layers.ReLU(name=f"{name}_relu"),
             keras.layers.GlobalAveragePooling2D(name=f"{name}_pool"),
-            keras.layers.Dense(num_classes, name=f"{name}_logits"),
+            keras.layers.Dense(
+                num_classes,
+                kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+                name=f"{name}_logits",
+            ),
         ],
         name=name,
     )
@@ -86,6 +97,8 @@ class TaskPath(keras.layers.Layer):
       program: initial block indices (default: ``0, 1, ..`` cycling the bank).
       gate_shapes: parameter shapes of one bank block; given, the task owns
         gated weight deltas of every block (:class:`compose.gates.BlockGates`).
+      seed: the run's seed; the stem's and head's initialisers derive theirs
+        from it and the task's name.
     """
 
     def __init__(
@@ -98,6 +111,7 @@ class TaskPath(keras.layers.Layer):
         norm_sites,
         program=None,
         gate_shapes=None,
+        seed=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -106,12 +120,18 @@ class TaskPath(keras.layers.Layer):
         self.depth = depth
         self.channels = channels
         self.resolution = resolution
+        self.seed = seed
         if program is None:
             program = [layer % bank_size for layer in range(depth)]
         self.initial_program = validate_program(self.spec.name, program, bank_size, depth)
-        self.stem = build_stem(channels, resolution, name=f"{self.spec.name}_stem")
+        name = self.spec.name
+        self.stem = build_stem(
+            channels, resolution, f"{name}_stem", derive_seed(seed, "stem", name)
+        )
         self.norm = TaskNormalization(norm_sites, depth, name=f"{self.spec.name}_norm")
-        self.head = build_head(self.spec.num_classes, name=f"{self.spec.name}_head")
+        self.head = build_head(
+            self.spec.num_classes, f"{name}_head", derive_seed(seed, "head", name)
+        )
         self.gates = None
         if gate_shapes is not None:
             self.gates = BlockGates(gate_shapes, bank_size, name=f"{self.spec.name}_gates")
@@ -209,5 +229,6 @@ class TaskPath(keras.layers.Layer):
             norm_sites=self.norm.sites,
             program=self.current_program() if self.built else self.initial_program,
             gate_shapes=None if self.gates is None else self.gates.param_shapes,
+            seed=self.seed,
         )
         return config

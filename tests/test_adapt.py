@@ -99,7 +99,7 @@ def test_refresh_statistics_moves_only_the_task_statistics_to_its_images():
     grown = copy_source_task(old, TaskSpec("bars_copy", (6, 6, 1), 2), "bars")
     constant = np.full((32, 6, 6, 1), 200, np.uint8)
     trainable = [np.asarray(v).copy() for v in grown.trainable_variables]
-    refresh_statistics(grown, "bars_copy", constant, batches=60, batch_size=8)
+    refresh_statistics(grown, "bars_copy", constant, batches=90, batch_size=8)
     for value, previous in zip(grown.trainable_variables, trainable, strict=True):
         np.testing.assert_array_equal(np.asarray(value), previous)
     stem_norm = grown.path("bars_copy").stem.layers[3]
@@ -108,7 +108,7 @@ def test_refresh_statistics_moves_only_the_task_statistics_to_its_images():
     for layer in conv:
         features = layer(features)
     expected_mean = tf.reduce_mean(features, axis=[0, 1, 2]).numpy()
-    # 60 updates at momentum 0.9 leave 0.9^60 = 0.2% of the old value.
+    # 90 updates at momentum 0.9 leave 0.9^90 = 0.01% of the old value.
     np.testing.assert_allclose(np.asarray(stem_norm.moving_mean), expected_mean, atol=1e-3)
     source_norm = old.path("bars").stem.layers[3]
     assert np.abs(np.asarray(source_norm.moving_mean) - expected_mean).max() > 1e-2
@@ -130,8 +130,7 @@ def test_the_discriminator_learns_to_tell_the_domains_apart():
     rng = np.random.default_rng(0)
     source = tf.constant(rng.normal(0.0, 1.0, (64, 4)), tf.float32)
     target = tf.constant(rng.normal(2.0, 1.0, (64, 4)), tf.float32)
-    keras.utils.set_random_seed(0)
-    alignment = AdversarialAlignment(channels=4, learning_rate=1e-2)
+    alignment = AdversarialAlignment(channels=4, learning_rate=1e-2, seed=0)
     fooled_before = float(alignment.loss(target, source))
     for _ in range(100):
         alignment.update(target, source)

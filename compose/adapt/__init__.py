@@ -35,6 +35,7 @@ import tensorflow as tf
 
 from compose.continual import add_task, copy_task_weights
 from compose.relaxation import annealer, relax_near
+from compose.seeds import derive_seed
 
 OBJECTIVES = ("moments", "adversarial", "entropy")
 
@@ -134,7 +135,6 @@ def adapt_domain(
       the relaxed mixture it was discretised from.
     """
     started = time.time()
-    keras.utils.set_random_seed(options.seed)
     grown = copy_source_task(model, spec, source_task)
     target = spec.name
     path = grown.path(target)
@@ -187,7 +187,9 @@ def _objective(model, target, options):
     if options.objective == "moments":
         return MomentMatching()
     if options.objective == "adversarial":
-        return AdversarialAlignment(model.channels, options.learning_rate)
+        return AdversarialAlignment(
+            model.channels, options.learning_rate, derive_seed(options.seed, "discriminator")
+        )
     return EntropyMinimisation(model.path(target).head.layers[-1])
 
 
@@ -228,11 +230,17 @@ class AdversarialAlignment:
     step the discriminator takes one step of its own on both domains.
     """
 
-    def __init__(self, channels, learning_rate, hidden=64):
+    def __init__(self, channels, learning_rate, seed, hidden=64):
         self.discriminator = keras.Sequential(
             [
-                keras.layers.Dense(hidden, activation="relu"),
-                keras.layers.Dense(1),
+                keras.layers.Dense(
+                    hidden,
+                    activation="relu",
+                    kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+                ),
+                keras.layers.Dense(
+                    1, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1)
+                ),
             ],
             name="domain_discriminator",
         )

@@ -20,7 +20,6 @@ import dataclasses
 import itertools
 import time
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -168,10 +167,10 @@ def evolve_task(model, spec, train, validation, start_program, options=None, ver
     best = {"candidate": None, "model": None}  # only the best model is kept alive
 
     def train_and_score(genome, parent, mutation):
-        grown = add_task(model, spec, genome.program, [p for _, p in genome.clones])
+        seed = options.seed + len(log)
+        grown = add_task(model, spec, genome.program, [p for _, p in genome.clones], seed=seed)
         if parent is not None:
             weights[parent].give_to(grown, spec.name, genome, bank_size)
-        keras.utils.set_random_seed(options.seed + len(log))
         variables = list(grown.bank.kernels) + grown.path(spec.name).trainable_variables
         JointTrainer(
             grown,
@@ -179,7 +178,7 @@ def evolve_task(model, spec, train, validation, start_program, options=None, ver
             tf.distribute.get_strategy(),
             {spec.name: train},
             batch_size=options.batch_size,
-            seed=options.seed + len(log),
+            seed=seed,
             train_tasks=[spec.name],
             frozen_blocks=range(bank_size),
             variables=variables,

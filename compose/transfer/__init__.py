@@ -119,7 +119,9 @@ def transfer_task(
         clones = list(dict.fromkeys(source_program))
         program = [model.bank_size + clones.index(block) for block in source_program]
     with strategy.scope():
-        grown = add_task(model, spec, program, clones, gated=options.mode == "gated")
+        grown = add_task(
+            model, spec, program, clones, gated=options.mode == "gated", seed=options.seed
+        )
     path = grown.path(spec.name)
     copy_stem = source.spec.image_shape[-1] == spec.image_shape[-1]
     copy_task_weights(source, path, ("stem", "norm") if copy_stem else ("norm",))

@@ -42,8 +42,6 @@ flags.DEFINE_string("output_dir", None, "Where results go (default: MODEL_DIR/tr
 
 def main(argv):
     start_binary(argv)
-    import keras
-
     from compose.experiment import load_trained_model
     from compose.files import save_model_atomically, write_json
     from compose.program import format_program
@@ -74,7 +72,6 @@ def main(argv):
             seed=FLAGS.seed,
         )
         print(f"{task.name} from {source_task}: {mode}, {options.steps} steps", flush=True)
-        keras.utils.set_random_seed(FLAGS.seed)
         grown, report = transfer_task(model, task.spec, train, source_task, options)
         report["test_accuracy"] = evaluate(grown, {task.name: test})[task.name]["accuracy"]
         print(
