@@ -1,7 +1,7 @@
 r"""Cost of composing: the bank engine vs the same blocks hard-wired in Keras.
 
 Trains one task (real Fashion-MNIST batches) with (1) the composed engine,
-``JointTrainer`` over a ``ComposedModel`` whose program sits in a variable,
+``Trainer`` over a ``ComposedModel`` whose program sits in a variable,
 and (2) a plain Keras model with the same stem, blocks and head.  Repeats
 alternate between the two so both see the same machine noise; figures are
 medians.  Then the engine trains on 200 distinct random programs and the
@@ -23,8 +23,8 @@ from absl import app, flags  # noqa: E402
 
 from benchmarks.static_baseline import build_static_model  # noqa: E402
 from compose import ComposedModel  # noqa: E402
-from compose.inputs import make_dataset_fn  # noqa: E402
-from compose.training import JointTrainer, build_optimizer  # noqa: E402
+from compose.training import Supervised, Trainer, build_optimizer  # noqa: E402
+from compose.training.inputs import make_dataset_fn  # noqa: E402
 from tasks import default_tfds_dir, get_task, load_task_data  # noqa: E402
 
 flags.DEFINE_bool("quick", False, "Fewer repeats and steps (about a minute).")
@@ -71,7 +71,6 @@ def timed(fn):
 def main(argv):
     del argv
     repeats, steps = (3, 20) if FLAGS.quick else (7, 60)
-    keras.utils.set_random_seed(0)
     task = get_task(TASK)
     train_split, _ = load_task_data(task, None, default_tfds_dir())
     shape = dict(depth=FLAGS.depth, channels=FLAGS.channels, resolution=FLAGS.resolution)
@@ -79,11 +78,12 @@ def main(argv):
     composed = ComposedModel(
         [task.spec], bank_size=FLAGS.bank_size, programs={TASK: program}, **shape
     )
-    engine = JointTrainer(
+    engine = Trainer(
         composed,
         build_optimizer("adam", 1e-3, composed.trainable_variables),
         tf.distribute.get_strategy(),
         {TASK: train_split},
+        [Supervised(TASK)],
         batch_size=FLAGS.batch_size,
         steps_per_loop=steps,
     )

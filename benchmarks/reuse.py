@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 
 from compose.config import ExperimentConfig  # noqa: E402
-from compose.experiment import run_experiment  # noqa: E402
+from compose.training.experiment import run_experiment  # noqa: E402
 from tasks import default_data_dir, default_tfds_dir  # noqa: E402
 
 flags.DEFINE_bool("quick", False, "300 steps instead of 1500.")
@@ -52,7 +52,7 @@ def main(argv):
             config.tfds_dir = default_tfds_dir()
             config.model = dataclasses.replace(config.model, bank_size=4, depth=len(program))
             config.train = dataclasses.replace(
-                config.train, steps=steps, programs=json.dumps({task: program})
+                config.train, steps=steps, program_learning="none", programs={task: program}
             )
             print(f"{task}: {name} {program}", flush=True)
             run = run_experiment(config, model_dir=None, verbose=False)

@@ -1,7 +1,7 @@
 r"""Program search against exhaustive enumeration, on a bank trained on real data.
 
 A bank small enough to enumerate (K = 4 blocks, depth 4) is trained jointly on
-real tasks (relaxed, then hard programs).  For one target task, every program
+real tasks (sampled, then hard programs).  For one target task, every program
 of length 1..4 (340; 256 of length 4) is scored on a validation half of its
 test split by :class:`compose.search.ProgramScorer`.  Then each strategy,
 from random length-4 starts (several seeds), searches length-4 programs with
@@ -14,7 +14,7 @@ s in {1.0, 0.9, 0.7, 0.3} over programs of any length: the exhaustive best
 and the default strategy's find.  Last, a new task (Fashion-MNIST) is added
 over the frozen bank with one cloned block and trained alone; the old tasks'
 logits before and after give ``old_task_max_abs_diff``; the same task's
-architecture is also evolved (``compose.search.evolve``: clone and
+architecture is also evolved (``compose.grow.evolve``: clone and
 learning-rate mutations, candidates trained): 8 candidates of a quarter of
 those steps each, every candidate continuing from its parent's weights.
 
@@ -34,8 +34,8 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 from compose.config import ExperimentConfig  # noqa: E402
-from compose.continual import add_task  # noqa: E402
-from compose.experiment import run_experiment  # noqa: E402
+from compose.grow.continual import add_task  # noqa: E402
+from compose.grow.evolve import EvolveOptions, evolve_task  # noqa: E402
 from compose.search import (  # noqa: E402
     ALL_STRATEGIES,
     DEFAULT_STRATEGY,
@@ -46,8 +46,8 @@ from compose.search import (  # noqa: E402
     run_strategy,
     task_objective,
 )
-from compose.search.evolve import EvolveOptions, evolve_task  # noqa: E402
-from compose.training import JointTrainer, build_optimizer, evaluate  # noqa: E402
+from compose.training import Supervised, Trainer, build_optimizer, evaluate  # noqa: E402
+from compose.training.experiment import run_experiment  # noqa: E402
 from tasks import Split, default_data_dir, default_tfds_dir, get_task, load_task_data  # noqa: E402
 
 flags.DEFINE_bool("quick", False, "Fewer training steps and seeds.")
@@ -103,13 +103,13 @@ def add_task_without_forgetting(model, program, steps, data_dir):
     before = {t: model.call_task(t, tf.constant(x)).numpy() for t, x in old_inputs.items()}
     grown = add_task(model, new.spec, list(program[:-1]) + [model.bank_size], clones=[program[-1]])
     train, test = load_task_data(new, data_dir, default_tfds_dir())
-    trainer = JointTrainer(
+    trainer = Trainer(
         grown,
         build_optimizer("adam", 2e-3, grown.trainable_variables),
         tf.distribute.get_strategy(),
         {NEW_TASK: train},
+        [Supervised(NEW_TASK)],
         batch_size=32,
-        train_tasks=[NEW_TASK],
         frozen_blocks=range(model.bank_size),
     )
     trainer.train(steps, verbose=False)

@@ -24,8 +24,9 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 from compose.config import ExperimentConfig  # noqa: E402
-from compose.experiment import load_trained_model, run_experiment  # noqa: E402
 from compose.serving import directory_bytes, export_saved_model, stored_values  # noqa: E402
+from compose.training.experiment import run_experiment  # noqa: E402
+from compose.training.models import load_trained_model  # noqa: E402
 from tasks import default_data_dir, default_tfds_dir, get_task, load_task_data  # noqa: E402
 
 flags.DEFINE_bool("quick", False, "Fewer training steps and timed calls.")

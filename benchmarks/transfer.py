@@ -1,11 +1,14 @@
-r"""Transfer to new tasks over a frozen bank: accuracy and new parameters per mode.
+r"""Transfer to new tasks over a frozen bank: accuracy, new parameters and programs per mode.
 
 A bank is trained jointly on the default suite (Fashion-MNIST, UCI digits,
-animal silhouettes); each target task is then learned from a source task in
-every mode of :mod:`compose.transfer` (head, program, program_norm, gated,
-full), with the same steps, batch and learning rate.  ``new_params`` counts
-the values the target added (see ``compose.transfer.new_parameter_count``);
-``fraction_of_full`` is each mode's accuracy over full fine-tuning's.
+animal silhouettes) as the main job does; each target task is then learned
+from a source task in every mode of :mod:`compose.grow.transfer` (head,
+program, program_norm, gated, full), with the same steps, batch, learning
+rate and training examples.  ``program`` chooses its program by closed-form
+search on examples held out of the target's training split; test sets give
+only the final numbers.  ``new_params`` counts the values the target added
+(``compose.grow.transfer.new_parameter_count``); ``program_changed`` says
+whether the chosen program differs from the source's.
 
   python -m benchmarks.transfer --quick --data_dir=../shared/data
 """
@@ -20,16 +23,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 
 from compose.config import ExperimentConfig  # noqa: E402
-from compose.experiment import run_experiment  # noqa: E402
-from compose.training import evaluate  # noqa: E402
-from compose.transfer import MODES, TransferOptions, transfer_task  # noqa: E402
+from compose.grow.transfer import MODES, TransferOptions, transfer_task  # noqa: E402
+from compose.training.evaluate import evaluate  # noqa: E402
+from compose.training.experiment import run_experiment  # noqa: E402
 from tasks import default_data_dir, default_tfds_dir, get_task, load_task_data  # noqa: E402
 
-flags.DEFINE_bool("quick", False, "300 bank steps and 150 transfer steps (1500 and 600).")
+flags.DEFINE_bool("quick", False, "300 bank steps, 150 transfer steps, one seed.")
 flags.DEFINE_string("data_dir", None, "Directory of the .npz files (default $COMPOSE_DATA_DIR).")
 flags.DEFINE_list("targets", ["mnist_partial", "cifar10_partial"], "New tasks.")
 flags.DEFINE_string("source_task", "fashion_mnist", "Task of the bank every target starts from.")
 flags.DEFINE_integer("seeds", None, "Transfer runs per mode, medians reported (3; --quick 1).")
+flags.DEFINE_list("modes", list(MODES), "Modes to run.")
 FLAGS = flags.FLAGS
 
 
@@ -49,7 +53,7 @@ def main(argv):
         task = get_task(target)
         train, test = load_task_data(task, data_dir, config.tfds_dir)
         results[target] = {}
-        for mode in MODES:
+        for mode in FLAGS.modes:
             runs = []
             for seed in range(seeds):
                 options = TransferOptions(mode=mode, steps=transfer_steps, seed=seed)
@@ -57,28 +61,31 @@ def main(argv):
                     model, task.spec, train, FLAGS.source_task, options, verbose=False
                 )
                 accuracy = evaluate(grown, {target: test})[target]["accuracy"]
-                runs.append({"test_accuracy": accuracy, **report})
+                runs.append({"accuracy": accuracy, **report})
             row = {
-                "test_accuracy": round(statistics.median(r["test_accuracy"] for r in runs), 4),
-                "seed_accuracies": [round(r["test_accuracy"], 4) for r in runs],
+                "accuracy": round(statistics.median(r["accuracy"] for r in runs), 4),
+                "seed_accuracies": [round(r["accuracy"], 4) for r in runs],
                 "new_params": runs[0]["new_params"],
+                "program_changed": any(r["program_changed"] for r in runs),
+                "programs": [r["program"] for r in runs],
                 "wall_s": statistics.median(r["wall_s"] for r in runs),
-                "program": runs[0]["program"],
             }
+            for key in ("candidates_scored", "search_s", "closed_form_accuracy"):
+                if key in runs[0]:
+                    row[key] = statistics.median(r[key] for r in runs)
             if mode == "gated":
                 row["open_gates"] = runs[0]["open_gates"]
             print(f"{target} {mode}: {json.dumps(row)}", flush=True)
             results[target][mode] = row
-        full = results[target]["full"]
-        for row in results[target].values():
-            row["fraction_of_full_accuracy"] = round(
-                row["test_accuracy"] / full["test_accuracy"], 4
+        if "full" in results[target]:
+            full = results[target]["full"]
+            for row in results[target].values():
+                row["fraction_of_full_accuracy"] = round(row["accuracy"] / full["accuracy"], 4)
+                row["fraction_of_full_params"] = round(row["new_params"] / full["new_params"], 4)
+        if {"program", "head"} <= set(results[target]):
+            results[target]["program_minus_head"] = round(
+                results[target]["program"]["accuracy"] - results[target]["head"]["accuracy"], 4
             )
-            row["fraction_of_full_params"] = round(row["new_params"] / full["new_params"], 4)
-        results[target]["program_minus_head"] = round(
-            results[target]["program"]["test_accuracy"] - results[target]["head"]["test_accuracy"],
-            4,
-        )
     print(
         json.dumps(
             {
@@ -87,7 +94,9 @@ def main(argv):
                 "bank_tasks": config.tasks,
                 "bank_steps": config.train.steps,
                 "bank_programs": model.programs(),
+                "norm_placement": config.model.norm_placement,
                 "source_task": FLAGS.source_task,
+                "source_program": model.program(FLAGS.source_task),
                 "transfer_steps": transfer_steps,
                 "seeds": seeds,
                 "options": {
@@ -95,7 +104,7 @@ def main(argv):
                     for k, v in dataclasses.asdict(TransferOptions(steps=transfer_steps)).items()
                     if k not in ("mode", "seed")
                 },
-                "results": results,
+                "targets": results,
             }
         )
     )

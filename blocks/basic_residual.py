@@ -1,7 +1,8 @@
 """Two 3x3 convolutions, pre-activation (ResNet v2) ordering."""
 
-from keras import ops
+import tensorflow as tf
 
+from blocks import ops
 from blocks.base import BlockFamily, ParamSpec
 
 
@@ -23,5 +24,5 @@ class BasicResidual(BlockFamily):
         return {"conv1": channels, "conv2": channels}
 
     def apply(self, x, params, normalize):
-        h = ops.conv(ops.relu(normalize("conv1", x)), params["conv1"], padding="same")
-        return ops.conv(ops.relu(normalize("conv2", h)), params["conv2"], padding="same")
+        h = ops.conv(tf.nn.relu(normalize("conv1", x)), params["conv1"])
+        return ops.conv(tf.nn.relu(normalize("conv2", h)), params["conv2"])

@@ -1,7 +1,8 @@
 """MobileNetV2 inverted bottleneck, the block of the Compositional Models paper."""
 
-from keras import ops
+import tensorflow as tf
 
+from blocks import ops
 from blocks.base import BlockFamily, ParamSpec
 
 
@@ -21,7 +22,7 @@ class InvertedBottleneck(BlockFamily):
         hidden = channels * self.expansion
         return {
             "expand": ParamSpec((1, 1, channels, hidden), fan_in=channels),
-            "depthwise": ParamSpec((3, 3, hidden, 1), fan_in=9),
+            "depthwise": ParamSpec((3, 3, hidden, 1), fan_in=9, stack_axis=-2),
             "project": ParamSpec((1, 1, hidden, channels), fan_in=hidden),
         }
 
@@ -30,7 +31,6 @@ class InvertedBottleneck(BlockFamily):
         return {"expand": hidden, "depthwise": hidden, "project": channels}
 
     def apply(self, x, params, normalize):
-        h = ops.relu(normalize("expand", ops.conv(x, params["expand"], padding="same")))
-        h = ops.depthwise_conv(h, params["depthwise"], padding="same")
-        h = ops.relu(normalize("depthwise", h))
-        return normalize("project", ops.conv(h, params["project"], padding="same"))
+        h = tf.nn.relu(normalize("expand", ops.conv(x, params["expand"])))
+        h = tf.nn.relu(normalize("depthwise", ops.depthwise(h, params["depthwise"])))
+        return normalize("project", ops.conv(h, params["project"]))

@@ -8,10 +8,14 @@ config is validated and written into the model dir.
 import dataclasses
 import json
 
-from compose.search.strategies import STRATEGIES
 from tasks import DEFAULT_SUITE
 
-PROGRAM_MODES = ("relaxed", "shared", "random")
+PROGRAM_LEARNING = ("sampled", "mixed", "none")
+INITIAL_PROGRAMS = ("cycle", "random")
+NORM_PLACEMENTS = ("task_layer", "block")
+HEADS = ("linear", "paper")
+SEARCH_STRATEGIES = ("evolutionary", "local", "random")
+"""The discrete strategies of :mod:`compose.search.strategies` (kept equal by a test)."""
 
 
 @dataclasses.dataclass
@@ -21,6 +25,14 @@ class ModelConfig:
     depth: int = 8
     channels: int = 32
     resolution: int = 8
+    norm_placement: str = "task_layer"
+    """Who owns the bank layers' normalisation scale and offset: ``task_layer``
+    (each task, per layer) or ``block`` (each bank block; docs/results.md
+    gives the measurements behind the default)."""
+    head: str = "linear"
+    """``linear`` (pool, dense) or ``paper`` (the authors' 128/256 head)."""
+    fuse_tasks: bool = False
+    """Run the tasks' bank layers as one grouped op per kind."""
 
 
 @dataclasses.dataclass
@@ -30,30 +42,42 @@ class TrainConfig:
     """Global batch of every task at every step."""
     learning_rate: float = 2e-3
     optimizer: str = "adam"
-    programs: str = "relaxed"
-    """``relaxed`` (mixtures, then argmax), ``shared`` (every task 0,1,..),
-    ``random``, or a JSON object / path of one: ``{"task": [indices]}``."""
-    relaxed_fraction: float = 0.3
-    """With ``programs=relaxed``: the share of steps trained with mixtures."""
+    program_learning: str = "sampled"
+    """How programs are learned during the first ``learning_fraction`` of the
+    steps: ``sampled`` (every forward pass runs a hard program drawn from each
+    layer's softmax, straight-through gradients; discretising changes
+    nothing), ``mixed`` (the paper's weight mixing; with ``learning_fraction``
+    1 the model is served as mixtures) or ``none`` (programs stay as given)."""
+    initial_programs: str = "cycle"
+    """Programs before learning: ``cycle`` (0, 1, .., K-1, 0, ..) or
+    ``random``; ``programs_file`` overrides them."""
+    programs: dict[str, list[int]] | None = None
+    """Explicit programs ``{"task": [indices]}`` to start from (override
+    ``initial_programs``)."""
+    programs_file: str | None = None
+    """A JSON file ``{"task": [indices]}`` or a ``programs.json`` of a run,
+    read instead of ``programs``."""
+    learning_fraction: float = 0.3
+    """The share of steps that learns programs before they are discretised."""
     mixture_init_stddev: float = 0.0
-    """Standard deviation of the initial mixture logits (0: uniform mixtures).
-    Near-uniform weight mixing gives every block nearly the same gradient;
-    random logits break that symmetry (docs/results.md)."""
-    relaxed_final_temperature: float = 1.0
-    """Softmax temperature of the mixtures at the end of the relaxed phase,
-    annealed geometrically from 1.0; below 1 sharpens them toward the argmax
-    that discretisation keeps."""
+    """Standard deviation of the initial mixture logits (0: uniform)."""
+    final_temperature: float = 1.0
+    """Mixture temperature at the end of the learning phase, annealed
+    geometrically from 1.0; below 1 concentrates each layer on one block."""
     program_search: str = "argmax"
-    """How relaxed programs become hard: ``argmax`` of each layer's mixture,
-    or a search strategy (``local``, ``evolutionary``, ``random``) started
-    from the argmax over the bank as it is then, scoring candidates on
+    """How learned programs become hard: ``argmax`` of each layer's logits, or
+    a search strategy (``local``, ``evolutionary``, ``random``) started from
+    the argmax over the bank as it is then, scoring candidates on
     ``search_validation_examples`` held out of each task's training split."""
     search_budget: int = 50
     search_validation_examples: int = 1000
     """At most a fifth of a task's training examples."""
     mixture_entropy_weight: float = 0.0
-    """Weight of the mixtures' mean entropy in the loss while relaxed; above 0
+    """Weight of the learned programs' mean entropy in the loss; above 0
     pushes every layer toward one block."""
+    diagnostic_examples: int = 2000
+    """Test examples per task of the accuracies around discretisation (a fixed
+    subset: a diagnostic costs seconds, not minutes)."""
     steps_per_loop: int = 10
     checkpoint_every: int = 250
     seed: int = 0
@@ -126,35 +150,64 @@ def parse_params_override(text: str) -> dict:
 
 def validate(config: ExperimentConfig) -> None:
     """Raises ValueError naming the first field that cannot work."""
+    model, train = config.model, config.train
+
+    def one_of(value, choices):
+        return value in choices, f"must be one of {', '.join(choices)}, got {value!r}"
+
     checks = [
-        (config.tasks, "tasks must name at least one task"),
-        (len(set(config.tasks)) == len(config.tasks), f"tasks repeat a name: {config.tasks}"),
-        (config.model.bank_size >= 1, "model.bank_size must be >= 1"),
-        (config.model.depth >= 1, "model.depth must be >= 1"),
-        (config.model.channels >= 1, "model.channels must be >= 1"),
-        (config.model.resolution >= 1, "model.resolution must be >= 1"),
-        (config.train.steps >= 0, "train.steps must be >= 0"),
-        (config.train.batch_size >= 1, "train.batch_size must be >= 1"),
-        (config.train.learning_rate > 0, "train.learning_rate must be > 0"),
-        (0.0 <= config.train.relaxed_fraction <= 1.0, "train.relaxed_fraction must be in [0, 1]"),
-        (config.train.mixture_init_stddev >= 0, "train.mixture_init_stddev must be >= 0"),
-        (config.train.relaxed_final_temperature > 0, "train.relaxed_final_temperature must be > 0"),
-        (config.train.mixture_entropy_weight >= 0, "train.mixture_entropy_weight must be >= 0"),
+        ("tasks", (bool(config.tasks), "must name at least one task")),
+        ("tasks", (len(set(config.tasks)) == len(config.tasks), f"repeat a name: {config.tasks}")),
+        ("model.bank_size", (model.bank_size >= 1, "must be >= 1")),
+        ("model.depth", (model.depth >= 1, "must be >= 1")),
+        ("model.channels", (model.channels >= 1, "must be >= 1")),
+        ("model.resolution", (model.resolution >= 1, "must be >= 1")),
+        ("model.norm_placement", one_of(model.norm_placement, NORM_PLACEMENTS)),
+        ("model.head", one_of(model.head, HEADS)),
+        ("model.fuse_tasks", (model.fuse_tasks in (True, False), "must be a bool")),
+        ("train.steps", (train.steps >= 0, "must be >= 0")),
+        ("train.batch_size", (train.batch_size >= 1, "must be >= 1")),
+        ("train.learning_rate", (train.learning_rate > 0, "must be > 0")),
+        ("train.program_learning", one_of(train.program_learning, PROGRAM_LEARNING)),
+        ("train.initial_programs", one_of(train.initial_programs, INITIAL_PROGRAMS)),
         (
-            config.train.program_search in ("argmax", *STRATEGIES),
-            f"train.program_search must be argmax or one of {', '.join(STRATEGIES)}",
+            "train.programs",
+            (
+                not (train.programs and train.programs_file),
+                "and train.programs_file are both set; give one",
+            ),
         ),
-        (config.train.search_budget >= 1, "train.search_budget must be >= 1"),
         (
-            config.train.search_validation_examples >= 1,
-            "train.search_validation_examples must be >= 1",
+            "train.programs",
+            (
+                train.programs is None or isinstance(train.programs, dict),
+                'must be {"task": [block indices], ...}',
+            ),
         ),
-        (config.train.steps_per_loop >= 1, "train.steps_per_loop must be >= 1"),
-        (config.train.checkpoint_every >= 1, "train.checkpoint_every must be >= 1"),
-        (config.train.eval_batch_size >= 1, "train.eval_batch_size must be >= 1"),
-        (config.train.jit_compile in (None, True, False), "train.jit_compile must be a bool"),
-        (config.train.deterministic in (True, False), "train.deterministic must be a bool"),
+        (
+            "train.program_learning",
+            (
+                train.program_learning == "none"
+                or not (train.programs or train.programs_file)
+                or train.learning_fraction == 0,
+                f"is {train.program_learning!r}, which would learn new programs over the given "
+                "ones; set it to 'none' to train the given programs",
+            ),
+        ),
+        ("train.learning_fraction", (0.0 <= train.learning_fraction <= 1.0, "must be in [0, 1]")),
+        ("train.mixture_init_stddev", (train.mixture_init_stddev >= 0, "must be >= 0")),
+        ("train.final_temperature", (train.final_temperature > 0, "must be > 0")),
+        ("train.mixture_entropy_weight", (train.mixture_entropy_weight >= 0, "must be >= 0")),
+        ("train.program_search", one_of(train.program_search, ("argmax", *SEARCH_STRATEGIES))),
+        ("train.search_budget", (train.search_budget >= 1, "must be >= 1")),
+        ("train.search_validation_examples", (train.search_validation_examples >= 1, ">= 1")),
+        ("train.diagnostic_examples", (train.diagnostic_examples >= 1, "must be >= 1")),
+        ("train.steps_per_loop", (train.steps_per_loop >= 1, "must be >= 1")),
+        ("train.checkpoint_every", (train.checkpoint_every >= 1, "must be >= 1")),
+        ("train.eval_batch_size", (train.eval_batch_size >= 1, "must be >= 1")),
+        ("train.jit_compile", (train.jit_compile in (None, True, False), "must be a bool")),
+        ("train.deterministic", (train.deterministic in (True, False), "must be a bool")),
     ]
-    for ok, message in checks:
+    for field, (ok, message) in checks:
         if not ok:
-            raise ValueError(f"invalid config: {message}")
+            raise ValueError(f"invalid config: {field} {message}")

@@ -35,8 +35,8 @@ def main(argv):
     start_binary(argv)
     import keras
 
-    from compose.experiment import load_trained_model
     from compose.serving import directory_bytes, export_saved_model, stored_values
+    from compose.training.models import load_trained_model
 
     keras_file = os.path.join(FLAGS.model_dir, "model.keras")
     if os.path.exists(keras_file):

@@ -38,9 +38,9 @@ def program_figure(programs: dict, discretisation: dict | None = None):
     depth, bank_size = programs["depth"], programs["bank_size"]
     tasks = list(programs["programs"])
     soft = {
-        t: np.asarray(entry["relaxed_mixture"])
+        t: np.asarray(entry["learned_mixture"])
         for t, entry in (discretisation or {}).items()
-        if "relaxed_mixture" in entry and t in programs["programs"]
+        if "learned_mixture" in entry and t in programs["programs"]
     }
     rows = [("mixture at discretisation", soft)] if soft else []
     hard = {t: one_hot_program(programs["programs"][t]["program"], depth, bank_size) for t in tasks}

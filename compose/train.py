@@ -1,8 +1,8 @@
 r"""Joint training of a bank of isometric blocks on several tasks.
 
 With no flags this is the main job: the default suite (Fashion-MNIST, UCI
-digits, animal silhouettes, all installed by the set-up command), relaxed
-programs for the first 30% of steps then hard programs, ending with a
+digits, animal silhouettes, all installed by the set-up command), programs
+learned (sampled hard programs) for the first 30% of steps, then fixed, ending with a
 per-task test-accuracy table.
 
   python -m compose.train
@@ -21,7 +21,7 @@ from absl import app, flags
 
 from compose.cli import start_binary
 from compose.config import ExperimentConfig, override, parse_params_override, validate
-from compose.distribute import STRATEGIES
+from compose.training.distribute import STRATEGIES
 from tasks import default_data_dir, default_tfds_dir
 
 FLAGS = flags.FLAGS
@@ -36,12 +36,14 @@ flags.DEFINE_string(
 flags.DEFINE_integer("steps", None, "Training steps.")
 flags.DEFINE_integer("batch_size", None, "Global batch of every task per step.")
 flags.DEFINE_float("learning_rate", None, "Learning rate.")
+flags.DEFINE_string("program_learning", None, "sampled | mixed | none: how programs are learned.")
 flags.DEFINE_string(
-    "programs", None, "relaxed | shared | random | JSON object or programs.json path."
+    "programs_file", None, 'Start from these programs: {"task": [indices]} or a programs.json.'
 )
 flags.DEFINE_string(
-    "program_search", None, "argmax | local | evolutionary | random: how relaxed programs end."
+    "program_search", None, "argmax | local | evolutionary | random: how learned programs end."
 )
+flags.DEFINE_string("norm_placement", None, "task_layer | block: who owns norm scale/offset.")
 flags.DEFINE_integer("bank_size", None, "K, blocks in the bank.")
 flags.DEFINE_integer("depth", None, "L, the maximum program length.")
 flags.DEFINE_integer("channels", None, "C, the width of every block.")
@@ -60,7 +62,9 @@ _FLAG_FIELDS = {
     "steps": "train.steps",
     "batch_size": "train.batch_size",
     "learning_rate": "train.learning_rate",
-    "programs": "train.programs",
+    "program_learning": "train.program_learning",
+    "programs_file": "train.programs_file",
+    "norm_placement": "model.norm_placement",
     "program_search": "train.program_search",
     "seed": "train.seed",
     "bank_size": "model.bank_size",
@@ -112,8 +116,8 @@ def check_resumable(config: ExperimentConfig, config_path: str) -> None:
 
 def main(argv):
     start_binary(argv)
-    from compose.experiment import format_table, run_experiment
     from compose.files import write_json
+    from compose.training.experiment import format_table, run_experiment
 
     config = build_config(FLAGS)
     model_dir = FLAGS.model_dir

@@ -21,6 +21,10 @@ class Split:
     def __len__(self):
         return len(self.labels)
 
+    def head(self, count: int) -> "Split":
+        """The first ``count`` examples (all when there are fewer)."""
+        return Split(self.images[:count], self.labels[:count])
+
     def split_off(self, count: int) -> tuple["Split", "Split"]:
         """``(rest, last count examples)``: a validation set held out of a split."""
         if not 0 < count < len(self):

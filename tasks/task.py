@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from compose.task_path import TaskSpec
+from compose.core.spec import TaskSpec
 
 DATA_DIR = "{data_dir}"
 """``Task.manual_dir`` placeholder for the user's ``--data_dir``."""

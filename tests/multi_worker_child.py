@@ -8,13 +8,11 @@ and writes the final weights, so the test can compare the workers.
 
 import sys
 
-import keras
 import numpy as np
 
 from compose.config import ExperimentConfig
-from compose.distribute import get_strategy
-from compose.experiment import build_model
-from compose.training import JointTrainer, build_optimizer
+from compose.training import Supervised, Trainer, build_model, build_optimizer
+from compose.training.distribute import get_strategy
 from tasks import Split
 
 
@@ -25,11 +23,11 @@ def build_and_train(strategy, data_path, steps=8):
     splits = {t: Split(arrays[f"{t}/images"], arrays[f"{t}/labels"]) for t in tasks}
     config = ExperimentConfig(tasks=tasks)
     config.model.depth, config.model.channels, config.model.resolution = 3, 8, 4
-    keras.utils.set_random_seed(0)
     with strategy.scope():
         model = build_model(config)
         optimizer = build_optimizer("adam", 2e-3, model.trainable_variables)
-    trainer = JointTrainer(model, optimizer, strategy, splits, batch_size=16, steps_per_loop=4)
+    objectives = [Supervised(task) for task in tasks]
+    trainer = Trainer(model, optimizer, strategy, splits, objectives, 16, steps_per_loop=4)
     trainer.train(steps, verbose=False)
     return model
 

@@ -6,7 +6,7 @@ from conftest import random_images
 from test_continual import logits, new_task_split, trained_two_task_model
 
 from compose import TaskSpec
-from compose.search.evolve import (
+from compose.grow.evolve import (
     LEARNING_RATES,
     EvolveOptions,
     Genome,
@@ -59,8 +59,8 @@ def test_evolution_trains_candidates_keeps_old_tasks_and_charges_clones_in_full(
     after = logits(best_model, inputs)
     for task in before:
         np.testing.assert_array_equal(after[task], before[task])
-    for kernel, old_kernel in zip(best_model.bank.kernels, old.bank.kernels, strict=True):
-        np.testing.assert_array_equal(np.asarray(kernel)[: old.bank_size], np.asarray(old_kernel))
+    for weight, old_weight in zip(best_model.bank.weights, old.bank.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(weight)[: old.bank_size], np.asarray(old_weight))
     block = old.bank.block_size
     own = best_model.parameter_report()["halves"]["own_params"]
     users = {0: 2, 1: 1, 2: 1}  # other tasks running each block: bars 0, 1; dots 2, 0

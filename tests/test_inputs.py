@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from compose.inputs import make_dataset_fn
+from compose.training.inputs import make_dataset_fn
 from tasks import Split
 
 

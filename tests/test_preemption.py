@@ -25,7 +25,7 @@ def command(model_dir, data_dir):
         "--depth=3",
         "--channels=8",
         "--resolution=4",
-        # A checkpoint after every 10-step loop; relaxed programs until step 36.
+        # A checkpoint after every 10-step loop; programs learned until step 36.
         "--params_override=train.checkpoint_every=10,train.steps_per_loop=10",
     ]
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from compose.program import (
+from compose.core.program import (
     IDENTITY,
     ProgramError,
     format_program,

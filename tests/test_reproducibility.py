@@ -9,7 +9,7 @@ import tensorflow as tf
 from conftest import TINY_MODEL_FLAGS, run_module
 
 from compose.config import ExperimentConfig
-from compose.experiment import run_experiment
+from compose.training.experiment import run_experiment
 
 
 def checkpoint_values(model_dir):

@@ -7,8 +7,9 @@ import pytest
 import tensorflow as tf
 
 from compose import ComposedModel, TaskSpec
-from compose.program import ProgramError
-from compose.search import ProgramScorer, RelaxedOptions, search_program
+from compose.config import SEARCH_STRATEGIES
+from compose.core.program import ProgramError, pad_program
+from compose.search import ClosedFormScorer, ProgramScorer, RelaxedOptions, search_program
 from compose.search.strategies import (
     STRATEGIES,
     Objective,
@@ -136,22 +137,64 @@ def test_scorer_scores_any_program_with_one_trace_and_changes_nothing():
 
 
 def test_scorer_agrees_with_the_model_run_on_the_same_program():
-    """A candidate's score is the model's accuracy with that program, the bank
-    and head normalised with the validation batch's moments."""
+    """A candidate's score is the model's accuracy with that program, normalised
+    with the validation batch's own moments."""
     model, split = small_model_and_split()
     scorer = ProgramScorer(model, "a", split, candidates_per_call=2)
-    path = model.path("a")
     for program in ([2, 0], [1, 1, 1]):
         model.set_program("a", program)
-        x = path.stem(tf.constant(split.images), training=False)
-        x = model.bank.run(
-            x,
-            path.mixture(),
-            path.active(),
-            path.norm.normalize_with_own_moments,
-        )
-        predicted = np.argmax(path.head_with_batch_statistics(x).numpy(), -1)
-        assert scorer.accuracy([program]) == [np.mean(predicted == split.labels)]
+        logits = model.forward({"a": tf.constant(split.images)}, statistics="own")["a"].logits
+        predicted = np.argmax(logits.numpy(), -1)
+        assert scorer.accuracy([program]) == [pytest.approx(np.mean(predicted == split.labels))]
+
+
+def test_closed_form_score_equals_a_reference_least_squares_fit():
+    """The probe: standardised pooled features, ridge onto one-hot labels solved
+    by numpy here, scored on the held-out rows."""
+    model, split = small_model_and_split()
+    fit, held_out = Split(split.images[:30], split.labels[:30]), split.split_off(10)[1]
+    scorer = ClosedFormScorer(model, "a", fit, held_out, ridge=0.1, grid=2)
+    for program in ([2, 0], [1, 1, 1]):
+        model.set_program("a", program)
+        features = scorer.features(tf.constant(pad_program(program, model.depth))).numpy()
+        x, x_held = features[:30], features[30:]
+        mean, std = x.mean(0), x.std(0) + 1e-6
+        design = np.c_[(x - mean) / std, np.ones(30)]
+        held = np.c_[(x_held - mean) / std, np.ones(len(x_held))]
+        penalty = np.diag([0.1 * 30] * (design.shape[1] - 1) + [0.0])
+        weights = np.linalg.solve(design.T @ design + penalty, design.T @ np.eye(3)[fit.labels])
+        expected = np.mean(np.argmax(held @ weights, -1) == held_out.labels)
+        assert scorer.accuracy([program]) == [pytest.approx(expected)]
+        assert features.shape == (40, 8 + 4 * 8)
+    assert scorer.traces == 1
+
+
+def test_search_from_several_starts_begins_at_the_best_of_them():
+    model, split = small_model_and_split()
+    table = {}
+
+    class Planted(ProgramScorer):
+        def accuracy(self, programs):
+            return [table.setdefault(tuple(p), float(p == [2, 2, 1])) for p in programs]
+
+    best, log = search_program(
+        model,
+        "a",
+        None,
+        budget=20,
+        starts=[[0, 0, 0], [2, 2, 1], [1, 0, 2]],
+        scorer=Planted(model, "a", split),
+    )
+    assert [c.program for c in log[:3]] == [(0, 0, 0), (2, 2, 1), (1, 0, 2)]
+    assert best.program == (2, 2, 1)
+    assert all(
+        c.program[:2] == (2, 2) or c.program[1:] == (2, 1) or c.program[::2] == (2, 1)
+        for c in log[3:]
+    ), "local moves around the best start"
+
+
+def test_strategy_names_match_the_config():
+    assert tuple(sorted(STRATEGIES)) == SEARCH_STRATEGIES
 
 
 def test_search_program_returns_the_best_logged_candidate():
@@ -174,7 +217,7 @@ def test_relaxed_search_trains_logits_scores_argmaxes_and_restores_the_model():
     assert best == max(log, key=lambda c: (c.score, -c.order))
     for expected, variable in zip(before, model.variables, strict=True):
         np.testing.assert_array_equal(np.array(variable), expected)
-    assert not model.is_relaxed("a") and model.program("a") == [0, 1, 2]
+    assert model.selection("a") == "hard" and model.program("a") == [0, 1, 2]
 
 
 def test_relaxed_search_that_cannot_move_scores_only_its_start():

@@ -66,7 +66,8 @@ def test_search_binary_writes_programs_and_a_candidate_log(tmp_path, shared_data
         "--bank_size=3",
         "--channels=8",
         "--resolution=4",
-        f"--programs={tmp_path / 'search' / 'programs.json'}",
+        f"--programs_file={tmp_path / 'search' / 'programs.json'}",
+        "--program_learning=none",
     )
     assert retrained.returncode == 0, retrained.stderr[-3000:]
     programs = json.loads((tmp_path / "again" / "programs.json").read_text())["programs"]

@@ -12,8 +12,8 @@ import tensorflow as tf
 from conftest import random_images, run_module
 
 from compose import ComposedModel, TaskSpec
-from compose.experiment import load_trained_model
 from compose.serving import export_saved_model, stored_values
+from compose.training.models import load_trained_model
 from tasks import get_task, load_task_data
 
 SPECS = [TaskSpec("digits", (8, 8, 1), 10), TaskSpec("colours", (6, 6, 3), 3)]

@@ -5,7 +5,7 @@ import json
 import pytest
 from conftest import run_module
 
-from compose.experiment import load_trained_model
+from compose.training.models import load_trained_model
 
 
 def train(*args, env_extra=None):
@@ -21,8 +21,8 @@ def test_trains_real_tasks_writes_artefacts_and_resumes(tmp_path, shared_data_di
         "--depth=4",
         "--channels=16",
         "--resolution=8",
-        "--params_override=train.relaxed_fraction=0.25,train.checkpoint_every=100,"
-        "train.relaxed_final_temperature=0.5,train.mixture_entropy_weight=0.01,"
+        "--params_override=train.learning_fraction=0.25,train.checkpoint_every=100,"
+        "train.final_temperature=0.5,train.mixture_entropy_weight=0.01,"
         "train.mixture_init_stddev=2.0",
     ]
     first = train(*args)
@@ -42,20 +42,23 @@ def test_trains_real_tasks_writes_artefacts_and_resumes(tmp_path, shared_data_di
     assert metrics["tasks"]["uci_digits"]["test_accuracy"] > 0.6, metrics
     assert metrics["tasks"]["usps"]["test_accuracy"] > 0.6, metrics
     programs = json.loads((tmp_path / "programs.json").read_text())["programs"]
-    assert all(not entry["relaxed"] and len(entry["program"]) == 4 for entry in programs.values())
-    for task, entry in metrics["discretisation"].items():  # relaxed for 50 steps, then argmax
+    assert all(entry["selection"] == "hard" for entry in programs.values())
+    assert all(len(entry["program"]) == 4 for entry in programs.values())
+    for task, entry in metrics["discretisation"].items():  # sampled for 50 steps, then argmax
         assert entry["program"] == programs[task]["program"]
-        assert 0.0 < entry["discretised_test_accuracy"] <= 1.0
-        assert 0.0 < entry["relaxed_test_accuracy"] <= 1.0
+        assert 0.0 < entry["accuracy_after"] <= 1.0
+        # Sampled programs run hard forward passes: discretising changes nothing.
+        assert metrics["tasks"][task]["discretisation_gap"] == 0.0
+        assert entry["accuracy_before_discretisation"] == entry["accuracy_after"]
         # Random initial logits (std 2): far from uniform mixtures (max weight 0.25).
-        assert max(max(row) for row in entry["relaxed_mixture"]) > 0.5
+        assert max(max(row) for row in entry["learned_mixture"]) > 0.5
     model, _ = load_trained_model(str(tmp_path))
     # Annealed before each 10-step loop: the last relaxed loop started at step 40 of 50.
     assert float(model.path("usps").temperature.numpy()) == pytest.approx(0.5 ** (40 / 50))
     config = json.loads((tmp_path / "config.json").read_text())
-    assert config["model"]["depth"] == 4 and config["train"]["relaxed_fraction"] == 0.25
+    assert config["model"]["depth"] == 4 and config["train"]["learning_fraction"] == 0.25
 
-    again = train(*args[:-1], "--steps=220", "--params_override=train.relaxed_fraction=0.25")
+    again = train(*args[:-1], "--steps=220", "--params_override=train.learning_fraction=0.25")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "resumed from step 200" in again.stdout
     assert json.loads((tmp_path / "metrics.json").read_text())["step"] == 220
@@ -83,12 +86,15 @@ def test_bad_inputs_fail_with_one_clear_message(tmp_path):
     assert no_dir.returncode != 0
     assert "task 'usps' reads its files from --data_dir" in no_dir.stderr
 
+    programs_file = tmp_path / "programs.json"
+    programs_file.write_text('{"uci_digits": [0, 9]}')
     bad_program = train(
         "--tasks=uci_digits",
         f"--model_dir={tmp_path / 'c'}",
         "--steps=1",
         "--depth=2",
-        '--programs={"uci_digits": [0, 9]}',
+        f"--programs_file={programs_file}",
+        "--program_learning=none",
     )
     assert bad_program.returncode != 0
     assert "task 'uci_digits': block index 9 at position 1 is out of range" in bad_program.stderr

@@ -1,11 +1,9 @@
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from compose import ComposedModel, TaskSpec
-from compose.relaxation import mixture_entropy_penalty
-from compose.training import JointTrainer, build_optimizer, evaluate
+from compose.training import Supervised, Trainer, build_optimizer, evaluate, mixture_entropy
 from tasks import Split
 
 SPECS = [TaskSpec("bars", (6, 6, 1), 2), TaskSpec("dots", (5, 5, 3), 3)]
@@ -32,26 +30,26 @@ def make_trainer(
     mixture_entropy_weight=0.0,
 ):
     strategy = strategy or tf.distribute.get_strategy()
-    keras.utils.set_random_seed(init_seed)
     with strategy.scope():
-        model = ComposedModel(SPECS, bank_size=2, depth=2, channels=4, resolution=3)
+        model = ComposedModel(SPECS, bank_size=2, depth=2, channels=4, resolution=3, seed=init_seed)
         optimizer = build_optimizer("adam", 1e-2, model.trainable_variables)
-    trainer = JointTrainer(
+    names = [spec.name for spec in SPECS]
+    objectives = [Supervised(name) for name in names]
+    if mixture_entropy_weight:
+        objectives.append(mixture_entropy(names, mixture_entropy_weight))
+    return Trainer(
         model,
         optimizer,
         strategy,
         learnable_splits(),
+        objectives,
         batch_size=8,
         seed=0,
         model_dir=model_dir,
         steps_per_loop=steps_per_loop,
         checkpoint_every=5,
         jit_compile=jit_compile,
-        regularization=mixture_entropy_penalty(
-            model, [spec.name for spec in SPECS], mixture_entropy_weight
-        ),
     )
-    return trainer
 
 
 def weights(model):
@@ -97,11 +95,12 @@ def test_two_replicas_match_one_replica():
 
 def test_missing_training_data_is_refused():
     with pytest.raises(ValueError, match=r"no training data given for tasks \['dots'\]"):
-        JointTrainer(
+        Trainer(
             make_trainer().model,
             None,
             tf.distribute.get_strategy(),
             {"bars": learnable_splits()["bars"]},
+            [Supervised("bars"), Supervised("dots")],
             batch_size=8,
         )
 
@@ -112,9 +111,10 @@ def test_step_compiles_with_xla_and_follows_the_uncompiled_step():
     plain.train(6, verbose=False)
     compiled = make_trainer(jit_compile=True)
     compiled.train(6, verbose=False)
-    assert compiled._replica_step.experimental_get_tracing_count() == 1
+    step = compiled.replica_step()
+    assert step.experimental_get_tracing_count() == 1
     batch = {t: (s.images[:8], s.labels[:8]) for t, s in learnable_splits().items()}
-    hlo = compiled._replica_step.experimental_get_compiler_ir(batch)(stage="hlo")
+    hlo = step.experimental_get_compiler_ir(batch, tf.constant(0, tf.int64))(stage="hlo")
     assert "HloModule" in hlo
     # XLA fuses and reorders float sums; Adam turns tiny gradient differences on
     # near-zero weights into step-sized ones, hence the 2-replica test's tolerance.
@@ -149,14 +149,13 @@ def test_unreadable_newest_checkpoint_falls_back_to_the_previous(tmp_path, capsy
         make_trainer(model_dir=str(tmp_path)).restore()
 
 
-def test_entropy_penalty_sharpens_relaxed_mixtures():
+def test_entropy_penalty_sharpens_learned_programs():
     entropy = {}
     for weight in (0.0, 1.0):
         trainer = make_trainer(mixture_entropy_weight=weight)
         for spec in SPECS:
-            trainer.model.set_relaxed(spec.name)
             # Uniform mixtures are entropy's stationary point; start just off it.
-            trainer.model.path(spec.name).mixture_logits.assign([[0.5, -0.5], [-0.5, 0.5]])
+            trainer.model.learn_program(spec.name, "mixed", [[0.5, -0.5], [-0.5, 0.5]])
         assert float(trainer.model.path("bars").mixture_entropy()) == pytest.approx(
             0.5822, abs=1e-4
         )

@@ -10,9 +10,9 @@ from conftest import random_images, run_module, train_tiny_model_dir
 from test_continual import logits, new_task_split, trained_two_task_model
 
 from compose import TaskSpec
-from compose.gates import GATE_INIT, BlockGates
+from compose.core.gates import GATE_INIT, BlockGates
+from compose.grow.transfer import MODES, TransferOptions, transfer_task
 from compose.training import evaluate
-from compose.transfer import MODES, TransferOptions, transfer_task
 
 NEW = TaskSpec("halves", (7, 7, 1), 2)
 
@@ -36,24 +36,34 @@ def test_every_mode_learns_the_task_and_leaves_the_bank_and_old_tasks_bit_identi
     after = logits(grown, inputs)
     for task in before:
         np.testing.assert_array_equal(after[task], before[task])
-    for kernel, old_kernel in zip(grown.bank.kernels, old.bank.kernels, strict=True):
-        np.testing.assert_array_equal(np.asarray(kernel)[: old.bank_size], np.asarray(old_kernel))
+    for weight, old_weight in zip(grown.bank.weights, old.bank.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(weight)[: old.bank_size], np.asarray(old_weight))
     assert evaluate(grown, {"halves": new_task_split()}, batch_size=32)["halves"]["accuracy"] > 0.9
     assert report["mode"] == mode and report["program"] == grown.program("halves")
-    assert not grown.is_relaxed("halves")
+    assert grown.selection("halves") == "hard"
+    assert report["train_examples"] == 64 - 12  # a fifth held out for every mode alike
 
 
 def test_head_mode_copies_the_source_and_trains_only_stem_and_head():
     old = trained_two_task_model()
     options = TransferOptions(mode="head", steps=20, batch_size=16)
     grown, report = transfer_task(old, NEW, new_task_split(), "bars", options, verbose=False)
-    source, new = own_values(old, "bars"), own_values(grown, "halves")
-    for value, source_value in zip(new["norm"], source["norm"], strict=True):
-        np.testing.assert_array_equal(value, source_value)
-    assert any(np.abs(v - s).max() > 0 for v, s in zip(new["stem"], source["stem"], strict=True))
+    source, new = old.path("bars").norm, grown.path("halves").norm
+    for site in ("expand", "depthwise", "project"):  # the bank layers' scales stay the source's
+        np.testing.assert_array_equal(new.gamma[site], source.gamma[site])
+        np.testing.assert_array_equal(new.beta[site], source.beta[site])
+    for site in ("stem", "head"):
+        assert not np.array_equal(new.gamma[site], source.gamma[site]), site
+    stem = own_values(grown, "halves")["stem"]
+    source_stem = own_values(old, "bars")["stem"]
+    assert any(np.abs(v - s).max() > 0 for v, s in zip(stem, source_stem, strict=True))
     assert report["program"] == old.program("bars") and report["stem"] == "from the source"
-    stem_and_head = sum(v.size for part in ("stem", "head") for v in new[part])
-    assert report["new_params"] == stem_and_head
+    assert report["program_changed"] is False
+    stem_and_head = sum(
+        v.size for part in ("stem", "head") for v in own_values(grown, "halves")[part]
+    )
+    norms = sum(new.gamma[site].shape.num_elements() * 2 for site in ("stem", "head"))
+    assert report["new_params"] == stem_and_head + norms
 
 
 def test_full_mode_clones_the_source_blocks_and_counts_them():
@@ -65,14 +75,15 @@ def test_full_mode_clones_the_source_blocks_and_counts_them():
     assert report["new_params"] == own + 2 * grown.bank.block_size
 
 
-def test_program_mode_reports_the_relaxed_mixture_it_discretised():
+def test_program_mode_chooses_the_best_closed_form_candidate_and_reports_the_search():
     old = trained_two_task_model()
-    options = TransferOptions(mode="program", steps=20, batch_size=16)
+    options = TransferOptions(mode="program", steps=20, batch_size=16, search_budget=15)
     grown, report = transfer_task(old, NEW, new_task_split(), "bars", options, verbose=False)
-    mixture = np.asarray(report["relaxed_mixture"])
-    assert mixture.shape == (3, 3)
-    np.testing.assert_allclose(mixture.sum(axis=1), 1.0, atol=1e-3)
-    assert report["program"] == np.argmax(mixture, axis=1).tolist()
+    assert report["source_program"] == [0, 1, 1]
+    assert 2 + options.random_starts <= report["candidates_scored"] <= 15
+    assert report["closed_form_accuracy"] >= report["source_closed_form_accuracy"]
+    assert report["program_changed"] == (report["program"] != [0, 1, 1])
+    assert report["search_s"] > 0
 
 
 def test_gated_mode_counts_only_open_deltas_of_blocks_it_runs():
@@ -118,8 +129,9 @@ def test_a_new_gated_task_starts_exactly_on_the_shared_blocks():
     "change, message",
     [
         ({"mode": "adapter"}, "mode must be one of head, program"),
-        ({"steps": 0}, "steps must be >= 1"),
-        ({"search_fraction": 1.0}, r"search_fraction must be in \(0, 1\)"),
+        ({"steps": -1}, "steps must be >= 0"),
+        ({"gate_fraction": 1.0}, r"gate_fraction must be in \(0, 1\)"),
+        ({"search_budget": 0}, "search_budget must be >= 1"),
         ({"gate_sparsity": -1.0}, "gate_sparsity must be >= 0"),
     ],
 )

@@ -2,12 +2,17 @@
 
 >>> best, log = search_program(model, "usps", validation, strategy="local", budget=25)
 >>> best, log = search_program(model, "usps", validation, strategy="relaxed", train=train)
+>>> best, log = search_program(model, "new", None, scorer=ClosedFormScorer(model, "new", fit, held))
 """
 
+import contextlib
+
+from compose.search.closed_form import ClosedFormScorer
 from compose.search.relaxed import RelaxedOptions, relaxed_search
 from compose.search.scoring import ProgramScorer
 from compose.search.strategies import (
     STRATEGIES,
+    BudgetExhaustedError,
     Candidate,
     Objective,
     SearchSpace,
@@ -56,6 +61,7 @@ def search_program(
     size_penalty=1.0,
     seed=0,
     start=None,
+    starts=None,
     min_length=1,
     candidates_per_call=8,
     scorer=None,
@@ -67,15 +73,19 @@ def search_program(
     Args:
       model: a trained :class:`compose.ComposedModel`; not modified.
       task: the task whose program is searched.
-      validation: the :class:`tasks.Split` that scores programs.
+      validation: the :class:`tasks.Split` that scores programs by the
+        task's head (unused when ``scorer`` is given).
       strategy: one of :data:`ALL_STRATEGIES`.
       budget: distinct programs that may be scored.
       size_penalty: ``s`` of the muNet score (1: accuracy only).
       seed: the strategy's random seed.
       start: first program (default: the task's current program).
+      starts: programs scored first (one batch); the strategy then starts
+        from the best of them (instead of ``start``).
       min_length: shortest program allowed (``model.depth``: fixed length).
       candidates_per_call: programs scored per call.
-      scorer: a :class:`ProgramScorer` to reuse (its traces carry over).
+      scorer: a :class:`ProgramScorer` to reuse (its traces carry over), or
+        another scorer such as :class:`ClosedFormScorer`.
       train: the training :class:`tasks.Split` (``relaxed`` only).
       relaxed_options: :class:`RelaxedOptions` (``relaxed`` only, default
         ``RelaxedOptions()``; the program keeps the start's length).
@@ -91,6 +101,10 @@ def search_program(
     scorer = scorer or ProgramScorer(model, task, validation, candidates_per_call)
     objective = task_objective(model, task, scorer.accuracy, budget, size_penalty)
     start = model.program(task) if start is None else start
+    if starts:
+        with contextlib.suppress(BudgetExhaustedError):
+            objective.evaluate(starts)
+        start = list(objective.best().program)
     if strategy == "relaxed":
         options = relaxed_options or RelaxedOptions()
         best = relaxed_search(model, task, train, objective, start, seed, options)
@@ -102,6 +116,7 @@ def search_program(
 
 __all__ = [
     "ALL_STRATEGIES",
+    "ClosedFormScorer",
     "DEFAULT_STRATEGY",
     "STRATEGIES",
     "Candidate",

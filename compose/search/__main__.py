@@ -42,10 +42,10 @@ flags.DEFINE_integer("seed", 0, "Random seed of the strategy.")
 
 def main(argv):
     start_binary(argv)
-    from compose.experiment import load_trained_model
+    from compose.core.program import format_program
     from compose.files import write_atomically, write_json
-    from compose.program import format_program
     from compose.search import ProgramScorer, search_program
+    from compose.training.models import load_trained_model
     from tasks import Split, get_task, load_task_data
 
     model, config = load_trained_model(FLAGS.model_dir)

@@ -1,9 +1,10 @@
 """The relaxed strategy: programs read from trained mixture logits (Compositional Models).
 
-Unlike the discrete strategies it trains.  The task's mixture logits are
-relaxed near the start program (:func:`compose.relaxation.relax_near`) and
-trained alone on the task's *training* split, over the frozen bank and the
-task's frozen stem, normalisation and head, while the temperature anneals.
+Unlike the discrete strategies it trains.  The task's program is learned
+(``sampled``: hard forward passes, straight-through gradients) from logits
+near the start program (:func:`compose.core.program.logits_near`), trained
+alone on the task's *training* split, over the frozen bank and the task's
+frozen stem, normalisation and head, while the temperature anneals.
 Every ``score_every`` steps the argmax program is scored by the objective
 (a program already scored costs nothing), until ``steps`` or the budget run
 out.  Every variable of the task is restored afterwards, so, like the other
@@ -16,9 +17,11 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from compose.relaxation import annealer, relax_near
+from compose.core.program import logits_near
 from compose.search.strategies import BudgetExhaustedError
-from compose.training import JointTrainer, build_optimizer
+from compose.training.objectives import Supervised
+from compose.training.schedules import annealer
+from compose.training.trainer import Trainer, build_optimizer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,17 +54,19 @@ def relaxed_search(model, task, train, objective, start, seed=0, options=Relaxed
     path = model.path(task)
     saved = [np.array(variable) for variable in path.variables]
     try:
-        relax_near(model, task, start, options.source_logit)
+        model.set_program(task, start)
+        near = logits_near(start, model.depth, model.bank_size, options.source_logit)
+        model.learn_program(task, "sampled", near)
         logits = path.mixture_logits
-        trainer = JointTrainer(
+        trainer = Trainer(
             model,
             build_optimizer("adam", options.learning_rate, [logits]),
             tf.distribute.get_strategy(),
             {task: train},
+            [Supervised(task)],
             batch_size=options.batch_size,
             seed=seed,
             steps_per_loop=options.score_every,
-            train_tasks=[task],
             variables=[logits],
         )
         anneal = annealer(model, [task], options.final_temperature, options.steps)

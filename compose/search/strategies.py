@@ -198,21 +198,27 @@ def local_search(objective, space, start, rng, batch):
                 current, improved = best, True
 
 
+def pick_parent(population, children, rng):
+    """muNet's parent selection: walk ``population`` best score first (earliest
+    first among equals) and accept each with probability
+    ``0.5 ** children[key]``; the best if none is accepted.  ``population``
+    holds ``(key, score, order)`` triples."""
+    ranked = sorted(population, key=lambda c: (-c[1], c[2]))
+    return next((c for c in ranked if rng.random() < 0.5 ** children[c[0]]), ranked[0])[0]
+
+
 def evolutionary_search(objective, space, start, rng, batch):
-    """muNet's loop: parents best-first, each accepted with probability
-    ``0.5 ** children_so_far``; a batch of mutated children per round."""
+    """muNet's loop: a batch of mutated children of :func:`pick_parent` per round."""
     population = objective.evaluate([start])
     children = {population[0].program: 0}
 
     def one_round():
-        ranked = sorted(population, key=lambda c: (-c.score, c.order))
+        ranked = [(c.program, c.score, c.order) for c in population]
         proposals = []
         for _ in range(batch):
-            parent = next(
-                (c for c in ranked if rng.random() < 0.5 ** children[c.program]), ranked[0]
-            )
-            children[parent.program] += 1
-            proposals.append(space.mutate(parent.program, rng))
+            parent = pick_parent(ranked, children, rng)
+            children[parent] += 1
+            proposals.append(space.mutate(parent, rng))
         for candidate in objective.evaluate(proposals):
             if candidate.program not in children:
                 children[candidate.program] = 0

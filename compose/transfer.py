@@ -1,12 +1,13 @@
 r"""Learns a new task over the frozen bank of a trained model dir, in one or more modes.
 
 For every mode (head, program, program_norm, gated, full; see
-:mod:`compose.transfer`) the new task starts from ``--source_task`` and
-trains alone; its test accuracy and the number of parameters it added are
-printed, and ``OUTPUT_DIR/<mode>/model.keras`` holds the grown model (all
-old tasks plus the new one; ``compose.export --model_dir=OUTPUT_DIR/<mode>``
-serves it).  ``OUTPUT_DIR/transfer.json`` collects the reports.  The model
-dir's own checkpoints are not changed.
+:mod:`compose.grow.transfer`) the new task starts from ``--source_task`` and
+trains alone; its test accuracy, the number of parameters it added and (in
+the program modes) the program chosen by closed-form search are printed, and
+``OUTPUT_DIR/<mode>/model.keras`` holds the grown model (all old tasks plus
+the new one; ``compose.export --model_dir=OUTPUT_DIR/<mode>`` serves it).
+``OUTPUT_DIR/transfer.json`` collects the reports.  The model dir's own
+checkpoints are not changed.
 
   python -m compose.transfer --model_dir=runs/main --task=mnist_partial \
       --data_dir=../shared/data --source_task=fashion_mnist --modes=head,program
@@ -17,7 +18,7 @@ import os
 from absl import app, flags
 
 from compose.cli import start_binary
-from compose.transfer import MODES, TransferOptions
+from compose.grow.transfer import MODES, TransferOptions
 
 DEFAULTS = TransferOptions()
 FLAGS = flags.FLAGS
@@ -28,13 +29,11 @@ flags.DEFINE_list("modes", list(MODES), f"Transfer modes, each run separately: {
 flags.DEFINE_integer("steps", DEFAULTS.steps, "Training steps per mode.")
 flags.DEFINE_integer("batch_size", DEFAULTS.batch_size, "Batch per step.")
 flags.DEFINE_float("learning_rate", DEFAULTS.learning_rate, "Adam learning rate.")
-flags.DEFINE_float(
-    "source_logit",
-    DEFAULTS.source_logit,
-    "Initial mixture logit of the source's blocks (0: uniform).",
+flags.DEFINE_integer(
+    "search_budget", DEFAULTS.search_budget, "Program modes: candidate programs scored."
 )
 flags.DEFINE_float("gate_sparsity", DEFAULTS.gate_sparsity, "Gated mode: L1 weight on gates.")
-flags.DEFINE_integer("seed", DEFAULTS.seed, "Random seed (initialisation and data order).")
+flags.DEFINE_integer("seed", DEFAULTS.seed, "Random seed (initialisation, data order, search).")
 flags.DEFINE_string("data_dir", None, "Directory of .npz sources (default: the model's).")
 flags.DEFINE_string("tfds_dir", None, "TFDS directory (default: the model's).")
 flags.DEFINE_string("output_dir", None, "Where results go (default: MODEL_DIR/transfer/TASK).")
@@ -42,11 +41,11 @@ flags.DEFINE_string("output_dir", None, "Where results go (default: MODEL_DIR/tr
 
 def main(argv):
     start_binary(argv)
-    from compose.experiment import load_trained_model
+    from compose.core.program import format_program
     from compose.files import save_model_atomically, write_json
-    from compose.program import format_program
-    from compose.training import evaluate
-    from compose.transfer import transfer_task
+    from compose.grow.transfer import transfer_task
+    from compose.training.evaluate import evaluate
+    from compose.training.models import load_trained_model
     from tasks import get_task, load_task_data
 
     unknown = sorted(set(FLAGS.modes) - set(MODES))
@@ -67,7 +66,7 @@ def main(argv):
             steps=FLAGS.steps,
             batch_size=FLAGS.batch_size,
             learning_rate=FLAGS.learning_rate,
-            source_logit=FLAGS.source_logit,
+            search_budget=FLAGS.search_budget,
             gate_sparsity=FLAGS.gate_sparsity,
             seed=FLAGS.seed,
         )
@@ -76,8 +75,8 @@ def main(argv):
         report["test_accuracy"] = evaluate(grown, {task.name: test})[task.name]["accuracy"]
         print(
             f"  test accuracy {report['test_accuracy']:.4f}, new parameters "
-            f"{report['new_params']}, program {format_program(report['program'])}, "
-            f"{report['wall_s']}s",
+            f"{report['new_params']}, program {format_program(report['program'])}"
+            f"{' (changed)' if report['program_changed'] else ''}, {report['wall_s']}s",
             flush=True,
         )
         mode_dir = os.path.join(output_dir, mode)

@@ -71,3 +71,12 @@ def unpad_program(row) -> list[int]:
 def format_program(program: Sequence[int]) -> str:
     """Text rendering, e.g. ``0 -> 2 -> 2 -> 1``."""
     return " -> ".join(str(index) for index in program)
+
+
+def logits_near(program: Sequence[int], depth: int, bank_size: int, logit: float) -> np.ndarray:
+    """``[depth, bank_size]`` mixture logits with ``logit`` on ``program``'s block
+    at each of its layers and 0 elsewhere: a learned program that starts near
+    ``program`` (softmax weight ``e^logit / (e^logit + K - 1)``)."""
+    logits = np.zeros((depth, bank_size), np.float32)
+    logits[np.arange(len(program)), list(program)] = logit
+    return logits

@@ -76,6 +76,14 @@ class BlockGates(keras.layers.Layer):
         delta_size = sum(int(np.prod(shape)) for shape in self.param_shapes.values())
         return self.bank_size + len(self.open_blocks(program)) * delta_size
 
+    def copy_from(self, other):
+        """Takes ``other``'s deltas and scores; blocks this bank has beyond
+        ``other``'s get zero deltas and closed gates (score 0)."""
+        for mine, theirs in zip(self.weights, other.weights, strict=True):
+            values = np.zeros(mine.shape, np.float32)
+            values[: other.bank_size] = np.asarray(theirs)
+            mine.assign(values)
+
     def get_config(self):
         config = super().get_config()
         config.update(

@@ -1,13 +1,14 @@
-r"""Adapts a trained model dir to an unlabelled target domain by changing only its program.
+r"""Adapts a trained model dir to an unlabelled target domain by choosing the order of its blocks.
 
 The target (a registered task) starts as a copy of ``--source_task``; its
-training images, without labels, drive each objective (moments, adversarial,
-entropy; see :mod:`compose.adapt`).  The target's test labels are read only
-to report accuracy, for the source-only copy, for the copy with target
-normalisation statistics (no program change), and for every objective.
-Writes ``OUTPUT_DIR/adapt.json`` and ``OUTPUT_DIR/<objective>/model.keras``
-(servable with ``compose.export --model_dir=OUTPUT_DIR/<objective>``); the
-model dir's own checkpoints are not changed.
+training images, without labels, score candidate programs under each
+objective (moments, entropy; see :mod:`compose.grow.adapt`).  The target's
+test labels are read only to report accuracy: for the source-only copy, for
+the copy with target normalisation statistics (AdaBN, no program change), and
+for every objective.  Writes ``OUTPUT_DIR/adapt.json`` and
+``OUTPUT_DIR/<objective>/model.keras`` (servable with
+``compose.export --model_dir=OUTPUT_DIR/<objective>``); the model dir's own
+checkpoints are not changed.
 
   python -m compose.adapt --model_dir=runs/digits --target=usps \
       --source_task=mnist_partial --data_dir=../shared/data
@@ -17,8 +18,8 @@ import os
 
 from absl import app, flags
 
-from compose.adapt import OBJECTIVES, AdaptOptions
 from compose.cli import start_binary
+from compose.grow.adapt import OBJECTIVES, AdaptOptions
 
 DEFAULTS = AdaptOptions()
 FLAGS = flags.FLAGS
@@ -26,16 +27,11 @@ flags.DEFINE_string("model_dir", None, "A model dir written by compose.train.", 
 flags.DEFINE_string("target", None, "The target domain (a registered task name).", required=True)
 flags.DEFINE_string("source_task", None, "Task the target starts as (default: the model's first).")
 flags.DEFINE_list("objectives", list(OBJECTIVES), f"Objectives, each run separately: {OBJECTIVES}.")
-flags.DEFINE_integer("steps", DEFAULTS.steps, "Adaptation steps per objective.")
-flags.DEFINE_integer("batch_size", DEFAULTS.batch_size, "Target (and source) batch per step.")
-flags.DEFINE_float("learning_rate", DEFAULTS.learning_rate, "Adam learning rate.")
-flags.DEFINE_float(
-    "source_logit",
-    DEFAULTS.source_logit,
-    "Initial mixture logit of the source's blocks (0: uniform).",
+flags.DEFINE_integer("search_budget", DEFAULTS.search_budget, "Candidate programs scored.")
+flags.DEFINE_integer(
+    "stem_steps", DEFAULTS.stem_steps, "Then train the target's stem this many steps (0: none)."
 )
-flags.DEFINE_bool("train_stem", DEFAULTS.train_stem, "Also adapt the target's stem.")
-flags.DEFINE_integer("seed", DEFAULTS.seed, "Random seed (batches, discriminator).")
+flags.DEFINE_integer("seed", DEFAULTS.seed, "Random seed (search, batches).")
 flags.DEFINE_string("data_dir", None, "Directory of .npz sources (default: the model's).")
 flags.DEFINE_string("tfds_dir", None, "TFDS directory (default: the model's).")
 flags.DEFINE_string("output_dir", None, "Where results go (default: MODEL_DIR/adapt/TARGET).")
@@ -43,11 +39,12 @@ flags.DEFINE_string("output_dir", None, "Where results go (default: MODEL_DIR/ad
 
 def main(argv):
     start_binary(argv)
-    from compose.adapt import adapt_domain, copy_source_task, refresh_statistics
-    from compose.experiment import load_trained_model
+    from compose.core.program import format_program
+    from compose.core.statistics import refresh_statistics
     from compose.files import save_model_atomically, write_json
-    from compose.program import format_program
-    from compose.training import evaluate
+    from compose.grow.adapt import adapt_domain, copy_source_task
+    from compose.training.evaluate import evaluate
+    from compose.training.models import load_trained_model
     from tasks import get_task, load_task_data
 
     unknown = sorted(set(FLAGS.objectives) - set(OBJECTIVES))
@@ -67,7 +64,7 @@ def main(argv):
 
     copy = copy_source_task(model, target.spec, source_task)
     baselines = {"source_only": test_accuracy(copy)}
-    refresh_statistics(copy, target.name, unlabelled, DEFAULTS.statistics_batches, FLAGS.batch_size)
+    refresh_statistics(copy, target.name, unlabelled, seed=FLAGS.seed)
     baselines["target_statistics"] = test_accuracy(copy)
     print(
         f"{target.name} as {source_task} {format_program(model.program(source_task))}: "
@@ -80,21 +77,19 @@ def main(argv):
     for objective in FLAGS.objectives:
         options = AdaptOptions(
             objective=objective,
-            steps=FLAGS.steps,
-            batch_size=FLAGS.batch_size,
-            learning_rate=FLAGS.learning_rate,
-            source_logit=FLAGS.source_logit,
-            train_stem=FLAGS.train_stem,
+            search_budget=FLAGS.search_budget,
+            stem_steps=FLAGS.stem_steps,
             seed=FLAGS.seed,
         )
-        print(f"{objective}: {options.steps} steps", flush=True)
+        print(f"{objective}: up to {options.search_budget} candidate programs", flush=True)
         adapted, report = adapt_domain(
             model, target.spec, unlabelled, source_task, source_train.images, options
         )
         report["test_accuracy"] = test_accuracy(adapted)
         print(
             f"  test accuracy {report['test_accuracy']:.4f}, program "
-            f"{format_program(report['program'])}, {report['wall_s']}s",
+            f"{format_program(report['program'])}"
+            f"{' (changed)' if report['program_changed'] else ''}, {report['wall_s']}s",
             flush=True,
         )
         objective_dir = os.path.join(output_dir, objective)

@@ -2,7 +2,7 @@
 
 A candidate is a :class:`Genome`: the task's program, the clones it owns
 (new trainable bank entries initialised from a frozen block) and its learning
-rate.  Each candidate is built with :func:`compose.continual.add_task`,
+rate.  Each candidate is built with :func:`compose.grow.continual.add_task`,
 inherits its parent's trained weights (the task's stem, normalisation and
 head, and the clones they share), trains alone for a few steps over the
 frozen bank, and is scored on a validation split:
@@ -23,10 +23,12 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from compose.continual import add_task
+from compose.grow.continual import add_task
 from compose.search import task_objective
-from compose.search.strategies import STALE_ROUNDS, SearchSpace
-from compose.training import JointTrainer, build_optimizer, evaluate
+from compose.search.strategies import STALE_ROUNDS, SearchSpace, pick_parent
+from compose.training.evaluate import evaluate
+from compose.training.objectives import Supervised
+from compose.training.trainer import Trainer, build_optimizer, trained_variables
 
 LEARNING_RATES = (5e-4, 1e-3, 2e-3, 5e-3, 1e-2)
 """The learning-rate grid; a mutation moves one step along it."""
@@ -129,7 +131,7 @@ class _Trained:
     def __init__(self, model, task, genome, bank_size):
         self.own = [np.array(v) for v in _inheritable(model, task)]
         self.clones = {
-            clone_id: [np.array(kernel)[bank_size + i] for kernel in model.bank.kernels]
+            clone_id: [np.array(kernel)[bank_size + i] for kernel in model.bank.weights]
             for i, (clone_id, _) in enumerate(genome.clones)
         }
 
@@ -137,7 +139,7 @@ class _Trained:
         """Copies these weights into a child: its own, and every clone it kept."""
         for variable, value in zip(_inheritable(model, task), self.own, strict=True):
             variable.assign(value)
-        for kernel_index, kernel in enumerate(model.bank.kernels):
+        for kernel_index, kernel in enumerate(model.bank.weights):
             values = np.array(kernel)
             for i, (clone_id, _) in enumerate(genome.clones):
                 if clone_id in self.clones:
@@ -171,17 +173,17 @@ def evolve_task(model, spec, train, validation, start_program, options=None, ver
         grown = add_task(model, spec, genome.program, [p for _, p in genome.clones], seed=seed)
         if parent is not None:
             weights[parent].give_to(grown, spec.name, genome, bank_size)
-        variables = list(grown.bank.kernels) + grown.path(spec.name).trainable_variables
-        JointTrainer(
+        variables = trained_variables(grown, [spec.name])
+        Trainer(
             grown,
             build_optimizer("adam", genome.learning_rate, variables),
             tf.distribute.get_strategy(),
             {spec.name: train},
+            [Supervised(spec.name)],
             batch_size=options.batch_size,
             seed=seed,
-            train_tasks=[spec.name],
-            frozen_blocks=range(bank_size),
             variables=variables,
+            frozen_blocks=range(bank_size),
         ).train(options.steps, verbose=False)
         accuracy = evaluate(grown, {spec.name: validation})[spec.name]["accuracy"]
         # The objective only prices programs here; accuracies come from training.
@@ -213,8 +215,7 @@ def evolve_task(model, spec, train, validation, start_program, options=None, ver
     train_and_score(root, None, "root")
     seen, stale = {root}, 0
     while len(log) < options.budget and stale < STALE_ROUNDS:
-        ranked = sorted(log, key=lambda c: (-c.score, c.order))
-        parent = next((c for c in ranked if rng.random() < 0.5 ** children[c.order]), ranked[0])
+        parent = log[pick_parent([(c.order, c.score, c.order) for c in log], children, rng)]
         children[parent.order] += 1
         child, kind = mutate(
             parent.genome, bank_size, model.depth, options.max_clones, rng, next(clone_ids)

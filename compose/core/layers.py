@@ -1,0 +1,125 @@
+"""A task's input adapter (stem) and classifier (head), as Keras layers.
+
+Their normalisation is not inside them: it belongs to the task's
+:class:`compose.core.normalization.TaskNormalization` (sites ``stem`` and
+``head``), so every statistic of a task is re-estimated by one pass.
+"""
+
+import keras
+import tensorflow as tf
+
+HEADS = ("linear", "paper")
+
+
+@keras.saving.register_keras_serializable(package="compose")
+class Stem(keras.layers.Layer):
+    """Raw uint8 images of any size to ``[resolution, resolution, channels]``
+    (before the task's ``stem`` normalisation and ReLU).
+
+    Images are scaled to [0, 1], resized to twice the bank's resolution and
+    reduced by a strided 3x3 convolution, as in the isometric networks of the
+    paper (a strided stem into 16x16xC).
+
+    Args:
+      channels, resolution: the bank's width and feature-map size.
+      seed: the convolution's initialiser seed.
+    """
+
+    def __init__(self, channels, resolution, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = channels
+        self.resolution = resolution
+        self.seed = seed
+        self.rescale = keras.layers.Rescaling(1.0 / 255, name="rescale")
+        self.resize = keras.layers.Resizing(2 * resolution, 2 * resolution, name="resize")
+        self.conv = keras.layers.Conv2D(
+            channels,
+            3,
+            strides=2,
+            padding="same",
+            use_bias=False,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+            name="conv",
+        )
+
+    def build(self, input_shape):
+        self.conv.build((None, 2 * self.resolution, 2 * self.resolution, input_shape[-1]))
+        self.built = True
+
+    def call(self, images):
+        return self.conv(self.resize(self.rescale(images)))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(channels=self.channels, resolution=self.resolution, seed=self.seed)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="compose")
+class Head(keras.layers.Layer):
+    """Normalised, rectified bank features ``[B, H, W, C]`` to class logits.
+
+    ``linear``: global average pooling, then a dense layer.  ``paper``: the
+    authors' head, a 1x1 convolution to 128 with ReLU, pooling, a dense layer
+    of 256 with ReLU, dropout 0.2, then the dense classifier.
+
+    :meth:`features` is what the classifier reads (the late features that
+    domain adaptation compares); :meth:`classify` applies it.
+
+    Args:
+      num_classes: outputs.
+      kind: one of :data:`HEADS`.
+      seed: initialisers' and dropout's seed.
+    """
+
+    def __init__(self, num_classes, kind="linear", seed=0, **kwargs):
+        super().__init__(**kwargs)
+        if kind not in HEADS:
+            raise ValueError(f"unknown head {kind!r}; choose one of: {', '.join(HEADS)}")
+        self.num_classes = num_classes
+        self.kind = kind
+        self.seed = seed
+
+        def init(offset):
+            return keras.initializers.GlorotUniform(seed=seed + offset)
+
+        self.hidden = []
+        if kind == "paper":
+            self.hidden = [
+                keras.layers.Dense(128, activation="relu", kernel_initializer=init(1), name="mix"),
+                keras.layers.Dense(256, activation="relu", kernel_initializer=init(2), name="fc"),
+            ]
+        self.dropout = 0.2 if kind == "paper" else 0.0
+        self.logits = keras.layers.Dense(num_classes, kernel_initializer=init(0), name="logits")
+
+    def build(self, input_shape):
+        width = input_shape[-1]
+        for layer in self.hidden:
+            layer.build((None, width))
+            width = layer.units
+        self.logits.build((None, width))
+        self.built = True
+
+    def features(self, x, training=False, sample_step=None):
+        """``[B, F]``: the classifier's input.  Dropout (paper head) runs only
+        in training with a ``sample_step``, seeded by it."""
+        if self.kind == "paper":
+            x = self.hidden[0](x)  # a 1x1 convolution: the dense layer on the channel axis
+        x = tf.reduce_mean(x, axis=[1, 2])
+        for layer in self.hidden[1:]:
+            x = layer(x)
+        if self.dropout and training and sample_step is not None:
+            seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(sample_step, tf.int64)])
+            x = tf.nn.experimental.stateless_dropout(x, self.dropout, seed=seed)
+        return x
+
+    def classify(self, features):
+        return self.logits(features)
+
+    def call(self, x, training=False, sample_step=None):
+        return self.classify(self.features(x, training, sample_step))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_classes=self.num_classes, kind=self.kind, seed=self.seed)
+        return config

@@ -1,0 +1,18 @@
+"""Growing a trained model: new tasks (continual, transfer, evolution) and new domains."""
+
+from compose.grow.adapt import AdaptOptions, adapt_domain, copy_source_task
+from compose.grow.continual import add_task
+from compose.grow.evolve import EvolveOptions, evolve_task
+from compose.grow.transfer import MODES, TransferOptions, transfer_task
+
+__all__ = [
+    "MODES",
+    "AdaptOptions",
+    "EvolveOptions",
+    "TransferOptions",
+    "adapt_domain",
+    "add_task",
+    "copy_source_task",
+    "evolve_task",
+    "transfer_task",
+]

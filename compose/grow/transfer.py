@@ -1,0 +1,255 @@
+"""Transfer to a new task over a frozen bank.
+
+The new task is added to a trained model (:func:`compose.grow.continual.add_task`)
+starting from a *source* task: its program, its stem (when the image
+channels match) and its normalisation are copied; the head starts fresh.
+The stem, the task's input adapter, trains in every mode (during
+development a frozen Fashion-MNIST stem held MNIST at 0.37 where training it
+gave 0.65).  The bank's blocks and every other task stay bit-identical in
+all modes.  Every mode trains on the same examples: ``search_examples`` are
+held out of the training split first, and only the program modes read them
+(to choose the program).
+
+``head``
+  the source's program; the head (and stem) train.
+``program``
+  a new program chosen by discrete search on the closed-form score
+  (:class:`compose.search.ClosedFormScorer`, a ridge probe per candidate on
+  the held-out examples, no head needed): starting from every task's program
+  and ``random_starts`` random ones, then ``strategy`` search within
+  ``search_budget`` candidates.  The task's statistics are re-estimated for
+  the chosen program, then the head (and stem) train through it.
+``program_norm``
+  as ``program``, plus the task's normalisation scale and offset (of every
+  bank layer under ``task_layer`` placement; under ``block`` placement the
+  bank's blocks own those, and only the stem's and head's train).
+``gated``
+  TAPS gated specialisation (:mod:`compose.core.gates`) of the source
+  program's blocks, with the normalisation and the head.  The gate scores
+  train for ``gate_fraction`` of the steps; the rest trains with the gates
+  fixed, so no gate flips under a head that has not seen it flip.
+``full``
+  full fine-tuning: the source program's blocks are cloned into the bank as
+  the task's own and everything the task runs trains.
+
+>>> grown, report = transfer_task(model, spec, train, source_task="fashion_mnist",
+...                               options=TransferOptions(mode="program"))
+"""
+
+import dataclasses
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from compose.core.statistics import refresh_statistics
+from compose.grow.continual import add_task
+from compose.search import ClosedFormScorer, search_program
+from compose.seeds import derive_seed
+from compose.training.objectives import Supervised, gate_sparsity
+from compose.training.trainer import Trainer, build_optimizer
+
+MODES = ("head", "program", "program_norm", "gated", "full")
+PROGRAM_MODES = ("program", "program_norm")
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferOptions:
+    """How a new task is learned over a frozen bank."""
+
+    mode: str = "program"
+    steps: int = 600
+    batch_size: int = 32
+    learning_rate: float = 1e-2
+    search_examples: int = 1000
+    """Held out of the training split: the program modes score candidates on
+    them (at most a fifth of the split)."""
+    fit_examples: int = 2000
+    """Training examples the closed-form probe is fitted on."""
+    search_budget: int = 120
+    """Distinct candidate programs scored (the starts included)."""
+    random_starts: int = 8
+    """Random programs scored beside every task's program before the search."""
+    strategy: str = "local"
+    """The discrete search after the starts (:data:`compose.search.STRATEGIES`)."""
+    gate_fraction: float = 0.5
+    """Gated mode: the share of steps that learns the gate scores."""
+    gate_sparsity: float = 0.3
+    """Gated mode: lambda of the L1 penalty on the gate scores.  With Adam the
+    scores move by about the learning rate per step whatever lambda is, so
+    lambda sets which gates' loss gradient outweighs the penalty: on
+    MNIST from Fashion-MNIST 0.01 kept three gates open, 0.3 one, 0.5 none."""
+    seed: int = 0
+
+    def __post_init__(self):
+        checks = [
+            (self.mode in MODES, f"mode must be one of {', '.join(MODES)}, got {self.mode!r}"),
+            (self.steps >= 0, f"steps must be >= 0, got {self.steps}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
+            (self.search_examples >= 1, "search_examples must be >= 1"),
+            (self.fit_examples >= 1, "fit_examples must be >= 1"),
+            (self.search_budget >= 1, "search_budget must be >= 1"),
+            (self.random_starts >= 0, "random_starts must be >= 0"),
+            (0 < self.gate_fraction < 1, "gate_fraction must be in (0, 1)"),
+            (self.gate_sparsity >= 0, "gate_sparsity must be >= 0"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"transfer: {message}")
+
+
+def transfer_task(
+    model, spec, train, source_task, options=TransferOptions(), strategy=None, verbose=True
+):
+    """Learns the new task ``spec`` on ``train`` over ``model``'s frozen bank.
+
+    Args:
+      model: a trained :class:`compose.ComposedModel` with hard programs; not
+        modified.
+      spec: the new task's :class:`compose.TaskSpec`.
+      train: its training :class:`tasks.Split`.
+      source_task: the task of ``model`` to start from.
+      options: :class:`TransferOptions`.
+      strategy: a ``tf.distribute`` strategy (default: the current one).
+      verbose: progress output.
+
+    Returns:
+      ``(grown model, report)``; the report gives the program (and, in the
+      program modes, the source's, whether it changed, the candidates scored
+      and the search's seconds), the values the task added to the system
+      (``new_params``) and the wall time.
+
+    Raises:
+      LookupError: ``source_task`` is not a task of ``model``.
+      ValueError: as :func:`compose.grow.continual.add_task`.
+    """
+    started = time.time()
+    strategy = strategy or tf.distribute.get_strategy()
+    source = model.path(source_task)
+    source_program = model.program(source_task)
+    held_out_count = min(options.search_examples, len(train) // 5)
+    train, held_out = train.split_off(held_out_count)
+    clones, program = [], source_program
+    if options.mode == "full":
+        clones = list(dict.fromkeys(source_program))
+        program = [model.bank_size + clones.index(block) for block in source_program]
+    with strategy.scope():
+        grown = add_task(
+            model, spec, program, clones, gated=options.mode == "gated", seed=options.seed
+        )
+    path = grown.path(spec.name)
+    copy_stem = source.spec.image_shape[-1] == spec.image_shape[-1]
+    path.copy_from(source, ("stem", "norm") if copy_stem else ("norm",))
+    report = {
+        "mode": options.mode,
+        "source_task": source_task,
+        "stem": "from the source" if copy_stem else "new (the source's image channels differ)",
+    }
+    if options.mode in PROGRAM_MODES:
+        report.update(choose_program(grown, spec.name, train, held_out, model, options, verbose))
+        refresh_statistics(grown, spec.name, train.images, seed=options.seed)
+
+    variables = _trained_variables(grown, spec.name, options.mode)
+    with strategy.scope():
+        optimizer = build_optimizer("adam", options.learning_rate, variables)
+    objectives = [Supervised(spec.name)]
+    if options.mode == "gated":
+        objectives.append(gate_sparsity(spec.name, options.gate_sparsity))
+    trainer = Trainer(
+        grown,
+        optimizer,
+        strategy,
+        {spec.name: train},
+        objectives,
+        batch_size=options.batch_size,
+        seed=options.seed,
+        variables=variables,
+        frozen_blocks=range(model.bank_size) if options.mode == "full" else (),
+    )
+    if options.mode == "gated":
+        gate_steps = int(round(options.gate_fraction * options.steps))
+        trainer.train(gate_steps, verbose=verbose)
+        scores = {id(path.gates.scores)}
+        kept = [v for v in variables if id(v) not in scores]
+        trainer.train(options.steps, verbose=verbose, variables=kept)
+        report["open_gates"] = path.gates.open_blocks(program)
+    else:
+        trainer.train(options.steps, verbose=verbose)
+    report.update(
+        program=grown.program(spec.name),
+        program_changed=grown.program(spec.name) != source_program,
+        new_params=new_parameter_count(grown, spec.name, variables, clones),
+        steps=options.steps,
+        train_examples=len(train),
+        wall_s=round(time.time() - started, 1),
+    )
+    return grown, report
+
+
+def choose_program(grown, task, train, held_out, model, options, verbose=True) -> dict:
+    """Sets ``task``'s program in ``grown`` to the best closed-form candidate
+    (see the module docstring); returns what the search did."""
+    started = time.time()
+    source_program = grown.program(task)
+    rng = np.random.default_rng(derive_seed(options.seed, "transfer_starts", task))
+    starts = [model.program(t) for t in model.task_names]
+    starts += [
+        rng.integers(0, model.bank_size, len(source_program)).tolist()
+        for _ in range(options.random_starts)
+    ]
+    fit = train.head(options.fit_examples)
+    scorer = ClosedFormScorer(grown, task, fit, held_out)
+    best, log = search_program(
+        grown,
+        task,
+        None,
+        strategy=options.strategy,
+        budget=options.search_budget,
+        seed=derive_seed(options.seed, "transfer_search", task),
+        starts=starts,
+        scorer=scorer,
+    )
+    grown.set_program(task, list(best.program))
+    source_score = next(c.accuracy for c in log if list(c.program) == source_program)
+    if verbose:
+        print(
+            f"  program {list(best.program)} (closed-form {best.accuracy:.4f}; source's "
+            f"{source_program}: {source_score:.4f}), {len(log)} candidates in "
+            f"{time.time() - started:.1f}s",
+            flush=True,
+        )
+    return {
+        "source_program": source_program,
+        "program_changed": list(best.program) != source_program,
+        "closed_form_accuracy": best.accuracy,
+        "source_closed_form_accuracy": source_score,
+        "candidates_scored": len(log),
+        "search_s": round(time.time() - started, 1),
+    }
+
+
+def _trained_variables(model, task, mode):
+    """The variables ``mode`` trains, the bank's weights first (full mode)."""
+    path = model.path(task)
+    variables = list(model.bank.trainable_variables) if mode == "full" else []
+    variables += path.stem.trainable_variables
+    norm = path.norm
+    sites = norm.scaled if mode in ("program_norm", "gated", "full") else ["stem", "head"]
+    variables += [norm.gamma[site] for site in sites] + [norm.beta[site] for site in sites]
+    if mode == "gated":
+        variables += path.gates.trainable_variables
+    return variables + path.head.trainable_variables
+
+
+def new_parameter_count(model, task, variables, clones) -> int:
+    """Values the new task added that no other task had: the ``variables`` it
+    trained, counting of the bank only the cloned blocks, and of the gates
+    only the scores and the open deltas of blocks it runs."""
+    path = model.path(task)
+    skipped = {id(v) for v in model.bank.trainable_variables}
+    count = len(clones) * model.bank.block_size
+    if path.gates is not None:
+        skipped |= {id(v) for v in path.gates.variables}
+        count += path.gates.parameter_count(model.program(task))
+    return count + sum(int(np.prod(v.shape)) for v in variables if id(v) not in skipped)

@@ -1,0 +1,294 @@
+"""One joint-training experiment from a config: data, model, programs, training,
+evaluation, and the artefacts left in the model dir."""
+
+import json
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from compose.config import ExperimentConfig
+from compose.core.program import format_program
+from compose.core.statistics import refresh_statistics
+from compose.files import write_json
+from compose.plots import write_program_plots
+from compose.run_log import append_run_log
+from compose.seeds import derive_seed
+from compose.training.distribute import get_strategy
+from compose.training.evaluate import evaluate
+from compose.training.models import build_model, read_programs_file
+from compose.training.objectives import Supervised, mixture_entropy
+from compose.training.schedules import annealer
+from compose.training.trainer import Trainer, build_optimizer
+from tasks import get_task, load_task_data
+
+
+def initial_programs(config: ExperimentConfig) -> dict[str, list[int]] | None:
+    """Programs to start from: the config's or its programs file's, random
+    ones, or None (the model's default, cycling the bank)."""
+    if config.train.programs is not None:
+        return config.train.programs
+    if config.train.programs_file:
+        return read_programs_file(config.train.programs_file)
+    if config.train.initial_programs == "random":
+        rng = np.random.default_rng(derive_seed(config.train.seed, "initial_programs"))
+        model = config.model
+        return {t: rng.integers(0, model.bank_size, model.depth).tolist() for t in config.tasks}
+    return None
+
+
+def programs_report(model) -> dict:
+    """The programs.json content: program, selection, mixture and parameters per task."""
+    parameters = model.parameter_report()
+    return {
+        "bank_size": model.bank_size,
+        "depth": model.depth,
+        "programs": {
+            task: {
+                "program": model.program(task),
+                "text": format_program(model.program(task)),
+                "selection": model.selection(task),
+                "mixture": np.round(model.path(task).current_mixture(), 4).tolist(),
+                "parameters": {k: v for k, v in parameters[task].items() if k.endswith("params")},
+            }
+            for task in model.task_names
+        },
+    }
+
+
+def start_learning(model, config) -> None:
+    """Makes every task's program learnable as ``train.program_learning`` says,
+    from uniform logits or ``train.mixture_init_stddev`` noise."""
+    rng = np.random.default_rng(derive_seed(config.train.seed, "initial_logits"))
+    for task in model.task_names:
+        shape = model.path(task).mixture_logits.shape
+        logits = rng.normal(0.0, config.train.mixture_init_stddev, shape)
+        model.learn_program(task, config.train.program_learning, logits)
+
+
+def discretise_learned(
+    model, train_images, diagnostic_splits, batch_size, search=None, validation=None
+) -> dict:
+    """Makes every learned program hard; returns, per task, the accuracy on
+    ``diagnostic_splits`` just before and just after, and the mixture it was
+    discretised from.
+
+    A sampled program's moving statistics average the blocks it drew while
+    learning, so each learned task's statistics are first re-estimated on its
+    ``train_images`` for the program its inference runs (its most likely
+    blocks; :func:`compose.core.statistics.refresh_statistics`).  Each layer
+    then keeps its most likely block (for ``sampled`` programs, exactly what
+    inference already ran); with ``search`` (keyword arguments of
+    :func:`compose.search.search_program`) a search started there, scored on
+    the task's ``validation`` split, then picks the program, whose statistics
+    are re-estimated in turn.
+    """
+    learned = [task for task in model.task_names if model.selection(task) != "hard"]
+    if not learned:
+        return {}
+    for task in learned:
+        refresh_statistics(model, task, train_images[task])
+    splits = {task: diagnostic_splits[task] for task in learned}
+    before = evaluate(model, splits, batch_size)
+    report = {
+        task: {
+            "selection": model.selection(task),
+            "learned_mixture": np.round(
+                _softmax(np.asarray(model.path(task).mixture_logits)), 4
+            ).tolist(),
+            "argmax_program": model.discretise(task),
+        }
+        for task in learned
+    }
+    if search:
+        from compose.search import search_program
+
+        for task in learned:
+            best, log = search_program(model, task, validation[task], **search)
+            model.set_program(task, list(best.program))
+            refresh_statistics(model, task, train_images[task])
+            report[task]["search"] = {
+                "strategy": search["strategy"],
+                "evaluations": len(log),
+                "argmax_validation_accuracy": log[0].accuracy,
+                "searched_validation_accuracy": best.accuracy,
+            }
+    after = evaluate(model, splits, batch_size)
+    for task in learned:
+        report[task].update(
+            program=model.program(task),
+            diagnostic_examples=len(splits[task]),
+            accuracy_before_discretisation=before[task]["accuracy"],
+            accuracy_after=after[task]["accuracy"],
+            discretisation_gap=before[task]["accuracy"] - after[task]["accuracy"],
+        )
+    return report
+
+
+def _softmax(logits):
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def search_options(config: ExperimentConfig) -> dict | None:
+    """``discretise_learned``'s search arguments from ``config`` (None: argmax)."""
+    if config.train.program_search == "argmax":
+        return None
+    return {
+        "strategy": config.train.program_search,
+        "budget": config.train.search_budget,
+        "seed": derive_seed(config.train.seed, "program_search"),
+    }
+
+
+def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: bool = True) -> dict:
+    """Trains ``config``; returns ``{"metrics", "programs", "model", "wall_s"}``.
+
+    Resumes from the newest checkpoint in ``model_dir``.  Leaves there
+    ``checkpoints/``, ``train/`` (TensorBoard), ``programs.json``,
+    ``metrics.json`` and a line of ``run_log.jsonl``.  Every random stream
+    derives from ``config.train.seed``, so two calls give the same weights.
+    """
+    started = time.time()
+    train_config = config.train
+    if train_config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    data = {
+        name: load_task_data(get_task(name), config.data_dir, config.tfds_dir)
+        for name in config.tasks
+    }
+    learning = train_config.program_learning != "none" and train_config.learning_fraction > 0
+    validation = {}
+    if learning and train_config.program_search != "argmax":
+        for name, (train, test) in data.items():
+            held_out = min(train_config.search_validation_examples, len(train) // 5)
+            train, validation[name] = train.split_off(held_out)
+            data[name] = (train, test)
+    strategy = get_strategy(config.strategy, config.tpu)
+    with strategy.scope():
+        model = build_model(config, initial_programs(config))
+        optimizer = build_optimizer(
+            train_config.optimizer, train_config.learning_rate, model.trainable_variables
+        )
+    objectives = [Supervised(name) for name in model.task_names]
+    if learning and train_config.mixture_entropy_weight:
+        objectives.append(mixture_entropy(model.task_names, train_config.mixture_entropy_weight))
+    trainer = Trainer(
+        model,
+        optimizer,
+        strategy,
+        {name: train for name, (train, _) in data.items()},
+        objectives,
+        batch_size=train_config.batch_size,
+        seed=train_config.seed,
+        model_dir=model_dir,
+        steps_per_loop=train_config.steps_per_loop,
+        checkpoint_every=train_config.checkpoint_every,
+        jit_compile=train_config.jit_compile,
+    )
+    start = trainer.restore()
+    if verbose and start:
+        print(f"resumed from step {start} in {model_dir}")
+    learning_steps = 0
+    if learning:
+        learning_steps = int(round(train_config.learning_fraction * train_config.steps))
+        if start == 0:
+            start_learning(model, config)
+    test_splits = {name: test for name, (_, test) in data.items()}
+    anneal = annealer(model, model.task_names, train_config.final_temperature, learning_steps)
+    trainer.train(learning_steps, verbose=verbose, before_loop=anneal)
+    served_mixed = train_config.program_learning == "mixed" and learning_steps >= train_config.steps
+    discretisation = {}
+    if not served_mixed:
+        diagnostic = {
+            name: test.head(train_config.diagnostic_examples) for name, test in test_splits.items()
+        }
+        discretisation = discretise_learned(
+            model,
+            {name: train.images for name, (train, _) in data.items()},
+            diagnostic,
+            train_config.eval_batch_size,
+            search_options(config),
+            validation,
+        )
+    discretisation_path = model_dir and os.path.join(model_dir, "discretisation.json")
+    if discretisation and model_dir:
+        write_json(discretisation_path, discretisation)
+    elif model_dir and tf.io.gfile.exists(discretisation_path):
+        with tf.io.gfile.GFile(discretisation_path) as stream:
+            discretisation = json.load(stream)  # discretised before an interruption
+    trainer.train(train_config.steps, verbose=verbose)
+    test = evaluate(model, test_splits, train_config.eval_batch_size)
+    # Only functions of the final weights, so a resumed run reports what an
+    # uninterrupted one does (training curves are in TensorBoard, timing in
+    # run_log.jsonl).
+    metrics = {"step": int(trainer.step.numpy()), "tasks": {}}
+    for name in model.task_names:
+        entry = {
+            "test_accuracy": test[name]["accuracy"],
+            "test_loss": test[name]["loss"],
+            "test_examples": len(data[name][1]),
+            "train_examples": len(data[name][0]),
+        }
+        if name in discretisation:
+            entry.update(
+                {
+                    key: discretisation[name][key]
+                    for key in (
+                        "accuracy_before_discretisation",
+                        "accuracy_after",
+                        "discretisation_gap",
+                    )
+                }
+            )
+        metrics["tasks"][name] = entry
+    if discretisation:
+        metrics["discretisation"] = discretisation
+    metrics["mean_test_accuracy"] = float(np.mean([test[n]["accuracy"] for n in model.task_names]))
+    programs = programs_report(model)
+    wall_s = round(time.time() - started, 1)
+    if model_dir:
+        append_run_log(
+            model_dir,
+            {
+                "seed": train_config.seed,
+                "strategy": config.strategy,
+                "replicas": strategy.num_replicas_in_sync,
+                "deterministic": train_config.deterministic,
+                "start_step": start,
+                "end_step": metrics["step"],
+                "wall_s": wall_s,
+            },
+        )
+        write_json(os.path.join(model_dir, "programs.json"), programs)
+        write_json(os.path.join(model_dir, "metrics.json"), metrics)
+        with tf.summary.create_file_writer(os.path.join(model_dir, "eval")).as_default(
+            step=metrics["step"]
+        ):
+            for name, values in test.items():
+                for kind, value in values.items():
+                    tf.summary.scalar(f"{kind}/{name}", value)
+        write_program_plots(model_dir, programs, discretisation, metrics["step"])
+    return {"metrics": metrics, "programs": programs, "model": model, "wall_s": wall_s}
+
+
+def format_table(metrics: dict, programs: dict) -> str:
+    """The per-task test-accuracy table printed at the end of a run."""
+    rows = [("task", "test acc", "program", "shared", "own")]
+    for task, entry in metrics["tasks"].items():
+        program = programs["programs"][task]
+        rows.append(
+            (
+                task,
+                f"{entry['test_accuracy']:.4f}",
+                program["text"],
+                str(program["parameters"]["shared_params"]),
+                str(program["parameters"]["own_params"]),
+            )
+        )
+    rows.append(("mean", f"{metrics['mean_test_accuracy']:.4f}", "", "", ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
+    )

@@ -1,0 +1,73 @@
+"""The model a config describes, programs files, and loading a trained model dir."""
+
+import json
+import os
+
+import tensorflow as tf
+
+from compose.config import ExperimentConfig
+from compose.core.model import ComposedModel
+from compose.training.checkpoints import checkpoint_of, restore_newest_readable
+from tasks import get_task
+
+
+def build_model(config: ExperimentConfig, programs=None) -> ComposedModel:
+    """The model ``config`` describes (built in the current strategy's scope)."""
+    model = config.model
+    return ComposedModel(
+        [get_task(name).spec for name in config.tasks],
+        block=model.block,
+        bank_size=model.bank_size,
+        depth=model.depth,
+        channels=model.channels,
+        resolution=model.resolution,
+        norm_placement=model.norm_placement,
+        head=model.head,
+        programs=programs,
+        seed=config.train.seed,
+        fuse_tasks=model.fuse_tasks,
+    )
+
+
+def read_programs_file(path: str) -> dict[str, list[int]]:
+    """``{task: [indices]}`` from a JSON file of that form or a run's ``programs.json``.
+
+    Raises:
+      FileNotFoundError: no such file.
+      ValueError: not JSON of either form (naming the file).
+    """
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(f"programs file {path} not found")
+    with tf.io.gfile.GFile(path) as stream:
+        try:
+            programs = json.load(stream)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"programs file {path}: not JSON ({error})") from None
+    if isinstance(programs, dict) and "programs" in programs:  # a programs.json of a run
+        programs = {task: entry["program"] for task, entry in programs["programs"].items()}
+    if not isinstance(programs, dict):
+        raise ValueError(f'programs file {path}: expected {{"task": [block indices], ...}}')
+    return programs
+
+
+def load_trained_model(model_dir: str) -> tuple[ComposedModel, ExperimentConfig]:
+    """The model trained in ``model_dir``: its config and newest readable checkpoint
+    (model variables only; the optimizer's are not read).
+
+    Raises:
+      FileNotFoundError: when ``model_dir`` holds no config or no checkpoint.
+    """
+    config_path = os.path.join(model_dir, "config.json")
+    if not tf.io.gfile.exists(config_path):
+        raise FileNotFoundError(
+            f"{config_path} not found: --model_dir must be a directory written by compose.train"
+        )
+    with tf.io.gfile.GFile(config_path) as stream:
+        config = ExperimentConfig.from_dict(json.load(stream))
+    model = build_model(config)
+    manager = tf.train.CheckpointManager(
+        checkpoint_of(model), os.path.join(model_dir, "checkpoints"), 1
+    )
+    if restore_newest_readable(manager.checkpoint, manager.checkpoints, partial=True) is None:
+        raise FileNotFoundError(f"no checkpoint in {model_dir}/checkpoints: train first")
+    return model, config
