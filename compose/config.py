@@ -14,6 +14,9 @@ PROGRAM_LEARNING = ("sampled", "mixed", "none")
 INITIAL_PROGRAMS = ("cycle", "random")
 NORM_PLACEMENTS = ("task_layer", "block")
 HEADS = ("linear", "paper")
+PRECISIONS = ("float32", "bfloat16")
+LR_SCHEDULES = ("constant", "cosine")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
 SEARCH_STRATEGIES = ("evolutionary", "local", "random")
 """The discrete strategies of :mod:`compose.search.strategies` (kept equal by a test)."""
 
@@ -33,6 +36,8 @@ class ModelConfig:
     """``linear`` (pool, dense) or ``paper`` (the authors' 128/256 head)."""
     fuse_tasks: bool = False
     """Run the tasks' bank layers as one grouped op per kind."""
+    precision: str = "float32"
+    """``float32`` or ``bfloat16`` compute (variables and statistics stay float32)."""
 
 
 @dataclasses.dataclass
@@ -41,6 +46,8 @@ class TrainConfig:
     batch_size: int = 32
     """Global batch of every task at every step."""
     learning_rate: float = 2e-3
+    lr_schedule: str = "constant"
+    """``constant`` or ``cosine`` (decays to 0 over ``steps``)."""
     optimizer: str = "adam"
     program_learning: str = "sampled"
     """How programs are learned during the first ``learning_fraction`` of the
@@ -59,8 +66,12 @@ class TrainConfig:
     read instead of ``programs``."""
     learning_fraction: float = 0.3
     """The share of steps that learns programs before they are discretised."""
+    initial_logit: float = 0.0
+    """When learning starts, each layer's logit of its initial program's block
+    (the others 0): 0 starts from uniform logits, 2 gives the initial block
+    weight 0.71 of 4, so learning starts near the initial programs."""
     mixture_init_stddev: float = 0.0
-    """Standard deviation of the initial mixture logits (0: uniform)."""
+    """Standard deviation of noise added to the initial mixture logits."""
     final_temperature: float = 1.0
     """Mixture temperature at the end of the learning phase, annealed
     geometrically from 1.0; below 1 concentrates each layer on one block."""
@@ -165,9 +176,12 @@ def validate(config: ExperimentConfig) -> None:
         ("model.norm_placement", one_of(model.norm_placement, NORM_PLACEMENTS)),
         ("model.head", one_of(model.head, HEADS)),
         ("model.fuse_tasks", (model.fuse_tasks in (True, False), "must be a bool")),
+        ("model.precision", one_of(model.precision, PRECISIONS)),
         ("train.steps", (train.steps >= 0, "must be >= 0")),
         ("train.batch_size", (train.batch_size >= 1, "must be >= 1")),
         ("train.learning_rate", (train.learning_rate > 0, "must be > 0")),
+        ("train.lr_schedule", one_of(train.lr_schedule, LR_SCHEDULES)),
+        ("train.optimizer", one_of(train.optimizer, OPTIMIZERS)),
         ("train.program_learning", one_of(train.program_learning, PROGRAM_LEARNING)),
         ("train.initial_programs", one_of(train.initial_programs, INITIAL_PROGRAMS)),
         (
@@ -189,9 +203,12 @@ def validate(config: ExperimentConfig) -> None:
             (
                 train.program_learning == "none"
                 or not (train.programs or train.programs_file)
-                or train.learning_fraction == 0,
-                f"is {train.program_learning!r}, which would learn new programs over the given "
-                "ones; set it to 'none' to train the given programs",
+                or train.learning_fraction == 0
+                or train.initial_logit > 0,
+                f"is {train.program_learning!r} with train.initial_logit 0, which would learn new "
+                "programs from uniform logits and ignore the given ones; set "
+                "train.program_learning=none to train them as given, or train.initial_logit > 0 "
+                "to learn from near them",
             ),
         ),
         ("train.learning_fraction", (0.0 <= train.learning_fraction <= 1.0, "must be in [0, 1]")),

@@ -314,3 +314,21 @@ def test_constructor_rejects_bad_tasks_and_options():
         ComposedModel([DIGITS], norm_placement="layer")
     with pytest.raises(ValueError, match="unknown head 'mlp'; choose one of: linear, paper"):
         ComposedModel([DIGITS], head="mlp")
+
+
+def test_bfloat16_computes_in_bfloat16_and_keeps_float32_state():
+    kwargs = dict(bank_size=3, depth=4, channels=8, resolution=4, seed=2, fuse_tasks=True)
+    wide = ComposedModel(SHAPES, head="paper", **kwargs)
+    narrow = ComposedModel(SHAPES, head="paper", precision="bfloat16", **kwargs)
+    assert {str(v.dtype) for v in narrow.weights} == {"float32", "int32"}
+    images = {s.name: random_images(s.image_shape, batch=6, seed=i) for i, s in enumerate(SHAPES)}
+    bank_output = narrow.forward(images)["digits"].bank_features  # inference: no state change
+    assert bank_output.dtype == tf.bfloat16
+    for training in (True, False):
+        expected, got = wide(images, training=training), narrow(images, training=training)
+        for task in expected:
+            assert got[task].dtype == tf.float32
+            # bfloat16 keeps 8 bits of mantissa: about 2-3 significant digits.
+            np.testing.assert_allclose(got[task], expected[task], atol=0.01)
+    with pytest.raises(ValueError, match="unknown precision 'float16'"):
+        ComposedModel([DIGITS], precision="float16")

@@ -9,6 +9,18 @@ import keras
 import tensorflow as tf
 
 HEADS = ("linear", "paper")
+PRECISIONS = ("float32", "bfloat16")
+"""Compute precision: variables and normalisation statistics stay float32
+either way; ``bfloat16`` computes convolutions and dense layers in bfloat16
+(Keras' ``mixed_bfloat16`` policy), the natural choice on TPU and on CPUs
+with bfloat16 instructions."""
+
+
+def compute_policy(precision):
+    """The Keras dtype policy of ``precision``'s convolutions and dense layers."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
+    return "mixed_bfloat16" if precision == "bfloat16" else "float32"
 
 
 @keras.saving.register_keras_serializable(package="compose")
@@ -23,13 +35,15 @@ class Stem(keras.layers.Layer):
     Args:
       channels, resolution: the bank's width and feature-map size.
       seed: the convolution's initialiser seed.
+      precision: the convolution's compute precision (:data:`PRECISIONS`).
     """
 
-    def __init__(self, channels, resolution, seed=0, **kwargs):
+    def __init__(self, channels, resolution, seed=0, precision="float32", **kwargs):
         super().__init__(**kwargs)
         self.channels = channels
         self.resolution = resolution
         self.seed = seed
+        self.precision = precision
         self.rescale = keras.layers.Rescaling(1.0 / 255, name="rescale")
         self.resize = keras.layers.Resizing(2 * resolution, 2 * resolution, name="resize")
         self.conv = keras.layers.Conv2D(
@@ -39,6 +53,7 @@ class Stem(keras.layers.Layer):
             padding="same",
             use_bias=False,
             kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+            dtype=compute_policy(precision),
             name="conv",
         )
 
@@ -51,7 +66,12 @@ class Stem(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(channels=self.channels, resolution=self.resolution, seed=self.seed)
+        config.update(
+            channels=self.channels,
+            resolution=self.resolution,
+            seed=self.seed,
+            precision=self.precision,
+        )
         return config
 
 
@@ -70,15 +90,18 @@ class Head(keras.layers.Layer):
       num_classes: outputs.
       kind: one of :data:`HEADS`.
       seed: initialisers' and dropout's seed.
+      precision: the hidden layers' compute precision (the logits are float32).
     """
 
-    def __init__(self, num_classes, kind="linear", seed=0, **kwargs):
+    def __init__(self, num_classes, kind="linear", seed=0, precision="float32", **kwargs):
         super().__init__(**kwargs)
         if kind not in HEADS:
             raise ValueError(f"unknown head {kind!r}; choose one of: {', '.join(HEADS)}")
         self.num_classes = num_classes
         self.kind = kind
         self.seed = seed
+        self.precision = precision
+        policy = compute_policy(precision)
 
         def init(offset):
             return keras.initializers.GlorotUniform(seed=seed + offset)
@@ -86,8 +109,10 @@ class Head(keras.layers.Layer):
         self.hidden = []
         if kind == "paper":
             self.hidden = [
-                keras.layers.Dense(128, activation="relu", kernel_initializer=init(1), name="mix"),
-                keras.layers.Dense(256, activation="relu", kernel_initializer=init(2), name="fc"),
+                keras.layers.Dense(
+                    width, "relu", kernel_initializer=init(i + 1), dtype=policy, name=name
+                )
+                for i, (width, name) in enumerate(((128, "mix"), (256, "fc")))
             ]
         self.dropout = 0.2 if kind == "paper" else 0.0
         self.logits = keras.layers.Dense(num_classes, kernel_initializer=init(0), name="logits")
@@ -105,13 +130,13 @@ class Head(keras.layers.Layer):
         in training with a ``sample_step``, seeded by it."""
         if self.kind == "paper":
             x = self.hidden[0](x)  # a 1x1 convolution: the dense layer on the channel axis
-        x = tf.reduce_mean(x, axis=[1, 2])
+        x = tf.reduce_mean(tf.cast(x, tf.float32), axis=[1, 2])
         for layer in self.hidden[1:]:
             x = layer(x)
         if self.dropout and training and sample_step is not None:
             seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(sample_step, tf.int64)])
             x = tf.nn.experimental.stateless_dropout(x, self.dropout, seed=seed)
-        return x
+        return tf.cast(x, tf.float32)
 
     def classify(self, features):
         return self.logits(features)
@@ -121,5 +146,7 @@ class Head(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_classes=self.num_classes, kind=self.kind, seed=self.seed)
+        config.update(
+            num_classes=self.num_classes, kind=self.kind, seed=self.seed, precision=self.precision
+        )
         return config

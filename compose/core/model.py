@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from compose.core.bank import BlockBank
+from compose.core.layers import compute_policy
 from compose.core.normalization import batch_normalize, normalize_with
 from compose.core.program import IDENTITY, pad_program, validate_program
 from compose.core.spec import TaskSpec
@@ -53,6 +54,8 @@ class ComposedModel(keras.Model):
       seed: every initialiser's seed derives from it (:mod:`compose.seeds`),
         so the initial weights depend on nothing else.
       fuse_tasks: run tasks with equal batch sizes through the bank together.
+      precision: ``float32`` or ``bfloat16`` compute (variables and
+        normalisation statistics stay float32; :data:`compose.core.layers.PRECISIONS`).
 
     Example:
       >>> model = ComposedModel(
@@ -76,6 +79,7 @@ class ComposedModel(keras.Model):
         gated_tasks=(),
         seed=0,
         fuse_tasks=False,
+        precision="float32",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -106,6 +110,8 @@ class ComposedModel(keras.Model):
         self.head_kind = head
         self.seed = seed
         self.fuse_tasks = fuse_tasks
+        self.precision = precision
+        compute_policy(precision)  # ValueError naming the choices
         self.bank = BlockBank(block, bank_size, channels, norm_placement, seed=seed, name="bank")
         block_shapes = {name: p.shape for name, p in self.bank.param_specs.items()}
         self.task_paths = [
@@ -121,6 +127,7 @@ class ComposedModel(keras.Model):
                 program=programs.get(spec.name),
                 gate_shapes=block_shapes if spec.name in gated_tasks else None,
                 seed=seed,
+                precision=precision,
                 name=f"task_{spec.name}",
             )
             for spec in specs
@@ -229,12 +236,15 @@ class ComposedModel(keras.Model):
         deltas = [path.kernel_deltas() for path in paths]
         for layer in range(self.depth):
             mix = mixtures[layer]
-            params = self.bank.mixed_kernels(mix, deltas)
+            params = {
+                name: tf.cast(kernel, x.dtype)
+                for name, kernel in self.bank.mixed_kernels(mix, deltas).items()
+            }
             branch = self.bank.family.apply(
                 x, params, lambda site, h, layer=layer, mix=mix: norm(site, layer, h, mix)
             )
             mask = tf.repeat(active[layer], self.channels) if len(paths) > 1 else active[layer, 0]
-            x = x + mask * branch
+            x = x + tf.cast(mask, x.dtype) * branch
         x = tf.nn.relu(norm("head", 0, x))
         norm.commit(active)
         outputs = {}
@@ -326,6 +336,7 @@ class ComposedModel(keras.Model):
             gated_tasks=[path.spec.name for path in self.task_paths if path.gates is not None],
             seed=self.seed,
             fuse_tasks=self.fuse_tasks,
+            precision=self.precision,
         )
         return config
 

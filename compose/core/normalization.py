@@ -39,6 +39,7 @@ def batch_normalize(h, scale, offset):
     replicas the moments are synchronised (so distributed training and the
     exported model agree); with one, TF's fused kernel does it all in one op,
     several times faster than separate moments and normalisation on CPU.
+    ``h`` may be bfloat16; scale, offset and moments are float32.
     """
     context = tf.distribute.get_replica_context()
     replicas = context.num_replicas_in_sync if context is not None else 1
@@ -46,15 +47,27 @@ def batch_normalize(h, scale, offset):
         y, mean, unbiased = tf.compat.v1.nn.fused_batch_norm(
             h, scale, offset, epsilon=EPSILON, data_format="NHWC", is_training=True
         )
-        count = tf.cast(tf.size(h) // tf.shape(h)[-1], h.dtype)
+        count = tf.cast(tf.size(h) // tf.shape(h)[-1], tf.float32)
         return y, mean, unbiased * (count - 1.0) / count
-    mean, variance = keras.ops.moments(h, axes=[0, 1, 2], synchronized=True)
-    return tf.nn.batch_normalization(h, mean, variance, offset, scale, EPSILON), mean, variance
+    wide = tf.cast(h, tf.float32)
+    mean, variance = keras.ops.moments(wide, axes=[0, 1, 2], synchronized=True)
+    y = tf.nn.batch_normalization(wide, mean, variance, offset, scale, EPSILON)
+    return tf.cast(y, h.dtype), mean, variance
 
 
 def normalize_with(h, mean, variance, scale, offset):
-    """Inference-mode normalisation of ``h`` with given (moving) statistics."""
-    return tf.nn.batch_normalization(h, mean, variance, offset, scale, EPSILON)
+    """Inference-mode normalisation of ``h`` with given (moving) statistics (one fused op)."""
+    y, _, _ = tf.compat.v1.nn.fused_batch_norm(
+        h,
+        scale,
+        offset,
+        mean=mean,
+        variance=variance,
+        epsilon=EPSILON,
+        data_format="NHWC",
+        is_training=False,
+    )
+    return y
 
 
 @keras.saving.register_keras_serializable(package="compose")

@@ -52,6 +52,7 @@ class TaskPath(keras.layers.Layer):
         gated weight deltas of every block (:class:`BlockGates`).
       seed: the run's seed; the stem's, head's and program samples' seeds
         derive from it and the task's name.
+      precision: compute precision (:data:`compose.core.layers.PRECISIONS`).
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class TaskPath(keras.layers.Layer):
         program=None,
         gate_shapes=None,
         seed=0,
+        precision="float32",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -79,12 +81,15 @@ class TaskPath(keras.layers.Layer):
         self.norm_placement = norm_placement
         self.head_kind = head
         self.seed = seed
+        self.precision = precision
         if program is None:
             program = [layer % bank_size for layer in range(depth)]
         self.initial_program = validate_program(self.spec.name, program, bank_size, depth)
         name = self.spec.name
         self.sample_seed = derive_seed(seed, "program_sample", name)
-        self.stem = Stem(channels, resolution, derive_seed(seed, "stem", name), name="stem")
+        self.stem = Stem(
+            channels, resolution, derive_seed(seed, "stem", name), precision, name="stem"
+        )
         sites = {"stem": (1, channels)}
         sites.update({site: (depth, width) for site, width in self.norm_sites.items()})
         sites["head"] = (1, channels)
@@ -236,5 +241,6 @@ class TaskPath(keras.layers.Layer):
             program=self.current_program() if self.built else self.initial_program,
             gate_shapes=None if self.gates is None else self.gates.param_shapes,
             seed=self.seed,
+            precision=self.precision,
         )
         return config

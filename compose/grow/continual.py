@@ -58,6 +58,7 @@ def add_task(model, spec, program, clones=(), gated=False, seed=None) -> Compose
         + ([spec.name] if gated else []),
         seed=model.seed if seed is None else seed,
         fuse_tasks=model.fuse_tasks,
+        precision=model.precision,
     )
     grown.bank.copy_blocks_from(model.bank, clones)
     for task in model.task_names:

@@ -178,7 +178,8 @@ def transfer_task(
         trainer.train(options.steps, verbose=verbose)
     report.update(
         program=grown.program(spec.name),
-        program_changed=grown.program(spec.name) != source_program,
+        # full mode runs clones of the source's blocks: the same program, its own copies
+        program_changed=options.mode in PROGRAM_MODES and report["program_changed"],
         new_params=new_parameter_count(grown, spec.name, variables, clones),
         steps=options.steps,
         train_examples=len(train),

@@ -66,7 +66,7 @@ class ClosedFormScorer(ProgramScorer):
       fit: the :class:`tasks.Split` the probe is fitted on.
       held_out: the :class:`tasks.Split` that scores it (held out of training).
       ridge: relative ridge penalty (see :func:`ridge_predictions`).
-      grid: pooling grid (1: global average only).
+      grid: pooling grid (1: global average only, what the linear head reads).
       candidates_per_call: most programs per call (bounds the memory held).
     """
 

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from compose.config import ExperimentConfig
-from compose.core.program import format_program
+from compose.core.program import format_program, logits_near
 from compose.core.statistics import refresh_statistics
 from compose.files import write_json
 from compose.plots import write_program_plots
@@ -58,13 +58,16 @@ def programs_report(model) -> dict:
 
 
 def start_learning(model, config) -> None:
-    """Makes every task's program learnable as ``train.program_learning`` says,
-    from uniform logits or ``train.mixture_init_stddev`` noise."""
+    """Makes every task's program learnable as ``train.program_learning`` says:
+    logits ``train.initial_logit`` on its current program's blocks (0
+    elsewhere), plus ``train.mixture_init_stddev`` noise."""
     rng = np.random.default_rng(derive_seed(config.train.seed, "initial_logits"))
     for task in model.task_names:
-        shape = model.path(task).mixture_logits.shape
-        logits = rng.normal(0.0, config.train.mixture_init_stddev, shape)
-        model.learn_program(task, config.train.program_learning, logits)
+        near = logits_near(
+            model.program(task), model.depth, model.bank_size, config.train.initial_logit
+        )
+        noise = rng.normal(0.0, config.train.mixture_init_stddev, near.shape)
+        model.learn_program(task, config.train.program_learning, near + noise)
 
 
 def discretise_learned(
@@ -169,7 +172,11 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
     with strategy.scope():
         model = build_model(config, initial_programs(config))
         optimizer = build_optimizer(
-            train_config.optimizer, train_config.learning_rate, model.trainable_variables
+            train_config.optimizer,
+            train_config.learning_rate,
+            model.trainable_variables,
+            train_config.lr_schedule,
+            train_config.steps,
         )
     objectives = [Supervised(name) for name in model.task_names]
     if learning and train_config.mixture_entropy_weight:

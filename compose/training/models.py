@@ -26,6 +26,7 @@ def build_model(config: ExperimentConfig, programs=None) -> ComposedModel:
         programs=programs,
         seed=config.train.seed,
         fuse_tasks=model.fuse_tasks,
+        precision=model.precision,
     )
 
 

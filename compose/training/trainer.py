@@ -25,9 +25,23 @@ OPTIMIZERS = {
 }
 
 
-def build_optimizer(name: str, learning_rate: float, variables) -> keras.optimizers.Optimizer:
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def build_optimizer(
+    name: str, learning_rate: float, variables, schedule="constant", steps=None
+) -> keras.optimizers.Optimizer:
     """An optimizer built on ``variables`` up front (a Keras 3 optimizer built
-    lazily on one subset would reject another)."""
+    lazily on one subset would reject another).
+
+    ``schedule`` ``cosine`` decays the learning rate to 0 over ``steps``; it is
+    a function of the optimizer's own (checkpointed) step count, so a resumed
+    run follows it exactly.
+    """
+    if schedule == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1))
+    elif schedule != "constant":
+        raise ValueError(f"unknown schedule {schedule!r}; choose one of: {', '.join(LR_SCHEDULES)}")
     try:
         optimizer = OPTIMIZERS[name](learning_rate=learning_rate)
     except KeyError:
