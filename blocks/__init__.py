@@ -3,6 +3,7 @@
 from blocks.base import BlockFamily, ParamSpec
 from blocks.basic_residual import BasicResidual
 from blocks.inverted_bottleneck import InvertedBottleneck
+from compose.errors import UnknownNameError
 
 FAMILIES: dict[str, type[BlockFamily]] = {
     InvertedBottleneck.name: InvertedBottleneck,
@@ -15,7 +16,7 @@ def get_family(name: str) -> BlockFamily:
     try:
         return FAMILIES[name]()
     except KeyError:
-        raise LookupError(
+        raise UnknownNameError(
             f"unknown block family {name!r}; known families: {', '.join(sorted(FAMILIES))}"
         ) from None
 

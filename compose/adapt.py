@@ -16,9 +16,10 @@ checkpoints are not changed.
 
 import os
 
-from absl import app, flags
+from absl import flags
 
-from compose.cli import start_binary
+from compose.cli import run_binary
+from compose.errors import InvalidInputError
 from compose.grow.adapt import OBJECTIVES, AdaptOptions
 
 DEFAULTS = AdaptOptions()
@@ -38,10 +39,9 @@ flags.DEFINE_string("output_dir", None, "Where results go (default: MODEL_DIR/ad
 
 
 def main(argv):
-    start_binary(argv)
     from compose.core.program import format_program
     from compose.core.statistics import refresh_statistics
-    from compose.files import save_model_atomically, write_json
+    from compose.files import check_writable, save_model_atomically, write_json
     from compose.grow.adapt import adapt_domain, copy_source_task
     from compose.training.evaluate import evaluate
     from compose.training.models import load_trained_model
@@ -49,7 +49,9 @@ def main(argv):
 
     unknown = sorted(set(FLAGS.objectives) - set(OBJECTIVES))
     if unknown:
-        raise app.UsageError(f"unknown --objectives {unknown}; choose from {', '.join(OBJECTIVES)}")
+        raise InvalidInputError(
+            f"unknown --objectives {unknown}; choose from {', '.join(OBJECTIVES)}"
+        )
     model, config = load_trained_model(FLAGS.model_dir)
     source_task = FLAGS.source_task or model.task_names[0]
     model.path(source_task)  # LookupError naming the model's tasks
@@ -73,6 +75,7 @@ def main(argv):
         flush=True,
     )
     output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, "adapt", target.name)
+    check_writable(output_dir, "--output_dir")
     results = {}
     for objective in FLAGS.objectives:
         options = AdaptOptions(
@@ -105,7 +108,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    app.run(main)
+    run_binary(main)
 
 
 if __name__ == "__main__":

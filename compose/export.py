@@ -13,9 +13,9 @@ a new timestamped version directory under ``--export_dir``.
 
 import os
 
-from absl import app, flags
+from absl import flags
 
-from compose.cli import start_binary
+from compose.cli import run_binary
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(
@@ -32,7 +32,6 @@ flags.DEFINE_integer("version", None, "Version directory number (default: the Un
 
 
 def main(argv):
-    start_binary(argv)
     import keras
 
     from compose.serving import directory_bytes, export_saved_model, stored_values
@@ -57,7 +56,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    app.run(main)
+    run_binary(main)
 
 
 if __name__ == "__main__":

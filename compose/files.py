@@ -1,9 +1,12 @@
 """Writing artefacts so that a reader (or a crash) never sees half a file."""
 
+import fcntl
 import json
 import os
 
 import tensorflow as tf
+
+from compose.errors import InvalidInputError, MissingFileError
 
 
 def write_atomically(path: str, content: str | bytes) -> None:
@@ -24,3 +27,52 @@ def save_model_atomically(model, path: str) -> None:
     temporary = f"{path}.tmp-{os.getpid()}.keras"
     model.save(temporary)
     os.replace(temporary, path)
+
+
+def read_json(path: str, what: str):
+    """The JSON value in ``path``; ``what`` names the input in errors (e.g. ``--config_file``).
+
+    Raises:
+      MissingFileError: no such file.
+      InvalidInputError: not JSON, naming the file, line and column.
+    """
+    if not tf.io.gfile.exists(path):
+        raise MissingFileError(f"{what} {path}: no such file")
+    with tf.io.gfile.GFile(path) as stream:
+        text = stream.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidInputError(
+            f"{what} {path}, line {error.lineno} column {error.colno}: not JSON ({error.msg})"
+        ) from None
+
+
+def check_writable(directory: str, what: str) -> None:
+    """Raises InvalidInputError unless ``directory`` exists and is writable, or can be created."""
+    existing = os.path.abspath(directory)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+        raise InvalidInputError(f"{what} {directory}: {existing} is not a writable directory")
+
+
+_held_locks = []
+
+
+def lock_directory(directory: str) -> None:
+    """Makes this process the only writer of ``directory`` until it exits.
+
+    An advisory lock on ``directory/.lock``; a second process asking for the
+    same directory gets an InvalidInputError instead of interleaving writes.
+    """
+    stream = open(os.path.join(directory, ".lock"), "a")  # noqa: SIM115 (held until exit)
+    try:
+        fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        stream.close()
+        raise InvalidInputError(
+            f"{directory} is in use by another process (it holds {directory}/.lock); "
+            "wait for it to finish or use another directory"
+        ) from None
+    _held_locks.append(stream)

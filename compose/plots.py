@@ -9,7 +9,6 @@ as an image in its TensorBoard logs (``plots/``).
 """
 
 import io
-import json
 import os
 
 import matplotlib
@@ -19,10 +18,10 @@ matplotlib.use("Agg")  # files only; no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
-from compose.cli import start_binary  # noqa: E402
-from compose.files import write_atomically  # noqa: E402
+from compose.cli import run_binary  # noqa: E402
+from compose.files import read_json, write_atomically  # noqa: E402
 
 
 def one_hot_program(program, depth, bank_size) -> np.ndarray:
@@ -93,12 +92,9 @@ def write_program_plots(model_dir: str, programs: dict, discretisation=None, ste
 
 
 def main(argv):
-    start_binary(argv)
     model_dir = flags.FLAGS.model_dir
-    with tf.io.gfile.GFile(os.path.join(model_dir, "programs.json")) as stream:
-        programs = json.load(stream)
-    with tf.io.gfile.GFile(os.path.join(model_dir, "metrics.json")) as stream:
-        metrics = json.load(stream)
+    programs = read_json(os.path.join(model_dir, "programs.json"), "programs of the run")
+    metrics = read_json(os.path.join(model_dir, "metrics.json"), "metrics of the run")
     path = write_program_plots(model_dir, programs, metrics.get("discretisation"), metrics["step"])
     print(f"wrote {path}")
 
@@ -106,7 +102,7 @@ def main(argv):
 def run():
     """Console-script entry point (the flag is defined here: this module is also a library)."""
     flags.DEFINE_string("model_dir", None, "A model dir written by compose.train.", required=True)
-    app.run(main)
+    run_binary(main)
 
 
 if __name__ == "__main__":

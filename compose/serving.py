@@ -19,6 +19,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from compose.errors import ExistingOutputError
+
 SIGNATURE_PREFIX = "serve_"
 
 
@@ -47,17 +49,22 @@ class ServingModule(tf.Module):
         spec = model.path(task).spec
         expected = f"[batch, {', '.join(map(str, spec.image_shape))}]"
 
-        @tf.function(
-            input_signature=[tf.TensorSpec([None, *spec.image_shape], tf.uint8, name="images")]
-        )
+        # The input's shape is left open (unknown rank) so that the check runs on
+        # what a client sent: with a declared shape, a loaded signature still runs
+        # the graph on a wrong rank, which then fails deep in the model.  The
+        # shape is compared only when the rank is right (a cond, not control
+        # dependencies, which the graph optimiser may reorder).
+        @tf.function(input_signature=[tf.TensorSpec(None, tf.uint8, name="images")])
         def serve(images):
-            # Signatures check dtypes but not the shape of a loaded signature's input.
-            shape_check = tf.debugging.assert_equal(
-                tf.shape(images)[1:],
-                tf.constant(spec.image_shape),
-                message=f"serve_{task}: images must be {expected}",
+            shape = tf.shape(images)
+            valid = tf.cond(
+                tf.equal(tf.size(shape), len(spec.image_shape) + 1),
+                lambda: tf.reduce_all(tf.equal(shape[1:], spec.image_shape)) & (shape[0] > 0),
+                lambda: tf.constant(False),
             )
-            with tf.control_dependencies([shape_check]):
+            message = f"serve_{task}: images must be {expected} with batch >= 1; got shape"
+            with tf.control_dependencies([tf.debugging.Assert(valid, [message, shape])]):
+                images = tf.ensure_shape(images, [None, *spec.image_shape])
                 logits = model.call_task(task, images, training=False)
             return {"probabilities": tf.nn.softmax(logits), "logits": logits}
 
@@ -91,7 +98,7 @@ def export_saved_model(model, export_dir: str, tasks=None, version: int | None =
     version = int(time.time()) if version is None else version
     final = os.path.join(export_dir, str(version))
     if tf.io.gfile.exists(final):
-        raise FileExistsError(f"{final} exists; exports never overwrite a version")
+        raise ExistingOutputError(f"{final} exists; exports never overwrite a version")
     module = ServingModule(model, tasks)
     temporary = os.path.join(export_dir, f".tmp-{version}-{os.getpid()}")
     tf.io.gfile.makedirs(export_dir)

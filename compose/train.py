@@ -13,14 +13,15 @@ per-task test-accuracy table.
 Override order: defaults < --config_file < --params_override < flags given.
 """
 
-import json
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
-from compose.cli import start_binary
+from compose.cli import run_binary
 from compose.config import ExperimentConfig, override, parse_params_override, validate
+from compose.errors import InvalidInputError
+from compose.files import read_json
 from compose.training.distribute import STRATEGIES
 from tasks import default_data_dir, default_tfds_dir
 
@@ -84,8 +85,7 @@ def build_config(flag_values) -> ExperimentConfig:
     config.data_dir = default_data_dir()
     config.tfds_dir = default_tfds_dir()
     if flag_values.config_file:
-        with open(flag_values.config_file) as stream:
-            override(config, json.load(stream))
+        override(config, read_json(flag_values.config_file, "--config_file"))
     override(config, parse_params_override(flag_values.params_override))
     for flag, field in _FLAG_FIELDS.items():
         value = flag_values[flag].value
@@ -103,27 +103,28 @@ def check_resumable(config: ExperimentConfig, config_path: str) -> None:
     """Refuses a model dir that holds a run of a different model or tasks."""
     if not os.path.exists(config_path):
         return
-    with open(config_path) as stream:
-        previous = json.load(stream)
+    previous = read_json(config_path, "model dir config")
     current = config.to_dict()
     for key in RESUMABLE_KEYS:
         if previous.get(key) != current[key]:
-            raise ValueError(
+            raise InvalidInputError(
                 f"{config_path} holds a run with {key}={previous.get(key)}, but this run has "
                 f"{key}={current[key]}; use a new --model_dir (resuming would mix models)"
             )
 
 
 def main(argv):
-    start_binary(argv)
-    from compose.files import write_json
-    from compose.training.experiment import format_table, run_experiment
+    from compose.files import check_writable, lock_directory, write_json
+    from compose.training.experiment import check_runnable, format_table, run_experiment
 
     config = build_config(FLAGS)
     model_dir = FLAGS.model_dir
-    os.makedirs(model_dir, exist_ok=True)
     config_path = os.path.join(model_dir, "config.json")
     check_resumable(config, config_path)
+    check_writable(model_dir, "--model_dir")
+    check_runnable(config)
+    os.makedirs(model_dir, exist_ok=True)
+    lock_directory(model_dir)
     write_json(config_path, config.to_dict())
     print(f"training {', '.join(config.tasks)} for {config.train.steps} steps into {model_dir}")
     result = run_experiment(config, model_dir)
@@ -134,7 +135,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    app.run(main)
+    run_binary(main)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ checkpoints are not changed.
 
 import os
 
-from absl import app, flags
+from absl import flags
 
-from compose.cli import start_binary
+from compose.cli import run_binary
+from compose.errors import InvalidInputError
 from compose.grow.transfer import MODES, TransferOptions
 
 DEFAULTS = TransferOptions()
@@ -40,9 +41,8 @@ flags.DEFINE_string("output_dir", None, "Where results go (default: MODEL_DIR/tr
 
 
 def main(argv):
-    start_binary(argv)
     from compose.core.program import format_program
-    from compose.files import save_model_atomically, write_json
+    from compose.files import check_writable, save_model_atomically, write_json
     from compose.grow.transfer import transfer_task
     from compose.training.evaluate import evaluate
     from compose.training.models import load_trained_model
@@ -50,7 +50,7 @@ def main(argv):
 
     unknown = sorted(set(FLAGS.modes) - set(MODES))
     if unknown:
-        raise app.UsageError(f"unknown --modes {unknown}; choose from {', '.join(MODES)}")
+        raise InvalidInputError(f"unknown --modes {unknown}; choose from {', '.join(MODES)}")
     model, config = load_trained_model(FLAGS.model_dir)
     task = get_task(FLAGS.task)
     source_task = FLAGS.source_task or model.task_names[0]
@@ -59,6 +59,7 @@ def main(argv):
         task, FLAGS.data_dir or config.data_dir, FLAGS.tfds_dir or config.tfds_dir
     )
     output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, "transfer", task.name)
+    check_writable(output_dir, "--output_dir")
     results = {}
     for mode in FLAGS.modes:
         options = TransferOptions(
@@ -89,7 +90,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    app.run(main)
+    run_binary(main)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
+from compose.errors import InvalidInputError, MissingFileError
+
 _SPLIT_SEED = 20211129
 """Fixed seed for the train/test split of sources that ship without one."""
 
@@ -30,7 +32,11 @@ class LocalBuilder(tfds.core.GeneratorBasedBuilder):
     DESCRIPTION = ""
 
     def _info(self):
-        return self.dataset_info_from_configs(
+        # DatasetInfo directly rather than dataset_info_from_configs, which reads
+        # metadata files from the builder's package and so refuses a builder
+        # defined in a plain module (a user's my_tasks.py).
+        return tfds.core.DatasetInfo(
+            builder=self,
             description=self.DESCRIPTION,
             features=tfds.features.FeaturesDict(
                 {
@@ -43,11 +49,19 @@ class LocalBuilder(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         manual_dir = str(dl_manager.manual_dir) if self.MANUAL_DOWNLOAD_INSTRUCTIONS else None
-        arrays = self._load_arrays(manual_dir)
+        try:
+            arrays = self._load_arrays(manual_dir)
+        except FileNotFoundError as error:
+            if isinstance(error, MissingFileError):
+                raise
+            raise MissingFileError(
+                f"{self.name}: {error.filename or error} not found in {manual_dir}; "
+                f"{self.MANUAL_DOWNLOAD_INSTRUCTIONS or 'reinstall the package that provides it'}"
+            ) from None
         for split, (images, labels) in arrays.items():
             images = images.reshape((-1, *self.IMAGE_SHAPE))
             if images.dtype != np.uint8 or len(images) != len(labels):
-                raise ValueError(
+                raise InvalidInputError(
                     f"{self.name}: split {split!r} has {images.dtype} images and "
                     f"{len(images)} images for {len(labels)} labels; expected matching uint8 arrays"
                 )
@@ -64,7 +78,7 @@ class LocalBuilder(tfds.core.GeneratorBasedBuilder):
 
 def _read_npz(path, name):
     if not os.path.exists(path):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{name}: {path} not found; set --data_dir to the directory holding it"
         )
     try:
@@ -120,7 +134,7 @@ class Cifar10Partial(NpzBuilder):
 def _read_idx(path, magic, name):
     """One gzip IDX file (the MNIST format) as a uint8 array."""
     if not os.path.exists(path):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{name}: {path} not found; install the Debian package dataset-fashion-mnist"
         )
     try:
@@ -202,7 +216,7 @@ class AnimalSilhouettes(LocalBuilder):
 
         spec = importlib.util.find_spec("animal_mnist")
         if spec is None:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"{self.name}: the package animal-mnist is not installed; "
                 f"pip install --no-deps animal-mnist==0.4"
             )
@@ -215,15 +229,11 @@ class AnimalSilhouettes(LocalBuilder):
         return _fixed_split(images.astype(np.uint8), labels.astype(np.int64), test_fraction=0.2)
 
 
-LOCAL_DATASETS = frozenset(
-    builder.name
-    for builder in (
-        MnistPartial,
-        Usps,
-        Cifar10Partial,
-        FashionMnistLocal,
-        UciDigits,
-        AnimalSilhouettes,
-    )
-)
-"""Datasets prepared from local files (the others are TFDS catalog names, never downloaded)."""
+def is_local(dataset: str) -> bool:
+    """Whether ``dataset`` names a :class:`LocalBuilder` (ours or any module's),
+    which the library prepares from local files; other names are TFDS catalog
+    datasets, which must already be prepared (nothing downloads)."""
+    try:
+        return issubclass(tfds.builder_cls(dataset), LocalBuilder)
+    except tfds.core.registered.DatasetNotFoundError:
+        return False

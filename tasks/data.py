@@ -7,6 +7,7 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
+from compose.errors import InvalidInputError, MissingFileError
 from tasks import builders
 from tasks.task import Task
 
@@ -28,7 +29,7 @@ class Split:
     def split_off(self, count: int) -> tuple["Split", "Split"]:
         """``(rest, last count examples)``: a validation set held out of a split."""
         if not 0 < count < len(self):
-            raise ValueError(f"cannot hold out {count} of {len(self)} examples")
+            raise InvalidInputError(f"cannot hold out {count} of {len(self)} examples")
         cut = len(self) - count
         return (
             Split(self.images[:cut], self.labels[:cut]),
@@ -58,8 +59,8 @@ def load_task_data(task: Task, data_dir: str | None = None, tfds_dir: str | None
     """
     manual_dir = task.resolve_manual_dir(data_dir)
     if manual_dir is not None and not os.path.isdir(manual_dir):
-        raise FileNotFoundError(f"task {task.name!r}: data directory {manual_dir} does not exist")
-    local = task.dataset in builders.LOCAL_DATASETS
+        raise MissingFileError(f"task {task.name!r}: data directory {manual_dir} does not exist")
+    local = builders.is_local(task.dataset)
     try:
         train, test = tfds.load(
             task.dataset,
@@ -71,10 +72,10 @@ def load_task_data(task: Task, data_dir: str | None = None, tfds_dir: str | None
                 "download_config": tfds.download.DownloadConfig(manual_dir=manual_dir)
             },
         )
-    except AssertionError as error:
+    except AssertionError as error:  # TFDS's way of saying the files are not there
         if local:
-            raise
-        raise FileNotFoundError(
+            raise MissingFileError(f"task {task.name!r}: {' '.join(str(error).split())}") from None
+        raise MissingFileError(
             f"task {task.name!r}: TFDS dataset {task.dataset!r} is not prepared in "
             f"{tfds_dir or 'the default TFDS directory'} and this project never downloads; "
             f"prepare it on a machine with network access and copy it there ({error})"
@@ -101,12 +102,12 @@ def _to_arrays(dataset):
 
 def _check(task, images, labels):
     if images.dtype != np.uint8 or tuple(images.shape[1:]) != task.image_shape:
-        raise ValueError(
+        raise InvalidInputError(
             f"task {task.name!r}: the data hold {images.dtype} images of shape "
             f"{tuple(images.shape[1:])}; the task declares uint8 {task.image_shape}"
         )
     if len(labels) and not 0 <= labels.min() <= labels.max() < task.num_classes:
-        raise ValueError(
+        raise InvalidInputError(
             f"task {task.name!r}: labels span {labels.min()}..{labels.max()}, "
             f"outside 0..{task.num_classes - 1}"
         )

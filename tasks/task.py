@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from compose.core.spec import TaskSpec
+from compose.errors import InvalidInputError, MissingFileError, UnknownNameError
 
 DATA_DIR = "{data_dir}"
 """``Task.manual_dir`` placeholder for the user's ``--data_dir``."""
@@ -46,12 +47,17 @@ class Task:
         """What the model needs of this task."""
         return TaskSpec(self.name, self.image_shape, self.num_classes)
 
+    @property
+    def reads_data_dir(self) -> bool:
+        """Whether the task's files come from ``--data_dir`` (not an installed package)."""
+        return self.manual_dir is not None and DATA_DIR in self.manual_dir
+
     def resolve_manual_dir(self, data_dir: str | None) -> str | None:
         """The directory the builder reads, with ``DATA_DIR`` filled in."""
         if self.manual_dir is None or DATA_DIR not in self.manual_dir:
             return self.manual_dir
         if not data_dir:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"task {self.name!r} reads its files from --data_dir (or the environment "
                 f"variable COMPOSE_DATA_DIR), which is not set; point it at the directory "
                 f"holding the task's files (for the shared data: ../shared/data)"
@@ -65,7 +71,7 @@ _REGISTRY: dict[str, Task] = {}
 def register_task(task: Task) -> Task:
     """Adds ``task`` to the registry; re-registering a name is an error."""
     if task.name in _REGISTRY and _REGISTRY[task.name] != task:
-        raise ValueError(f"a different task named {task.name!r} is already registered")
+        raise InvalidInputError(f"a different task named {task.name!r} is already registered")
     _REGISTRY[task.name] = task
     return task
 
@@ -77,7 +83,7 @@ def get_task(name: str) -> Task:
     except KeyError:
         close = difflib.get_close_matches(name, _REGISTRY, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise LookupError(
+        raise UnknownNameError(
             f"unknown task {name!r}.{hint} Registered tasks: {', '.join(sorted(_REGISTRY))}"
         ) from None
 

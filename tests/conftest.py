@@ -52,11 +52,21 @@ def train_tiny_model_dir(model_dir, tasks, data_dir, steps=40):
 
 @pytest.fixture(scope="session")
 def shared_data_dir():
-    """The real ``.npz`` data (../shared/data or $COMPOSE_DATA_DIR); required, not optional."""
-    assert os.path.exists(os.path.join(SHARED_DATA, "usps.npz")), (
-        f"real data missing at {SHARED_DATA}; set COMPOSE_DATA_DIR"
+    """The shared real ``.npz`` data (docs/data.md): ``$COMPOSE_DATA_DIR`` or ../shared/data.
+
+    A clone without it skips the tests that read it, naming what is missing;
+    CI sets ``COMPOSE_REQUIRE_SHARED_DATA=1``, which turns those skips into
+    failures so that every real-data test runs there.
+    """
+    if os.path.exists(os.path.join(SHARED_DATA, "usps.npz")):
+        return SHARED_DATA
+    message = (
+        f"needs the shared real data (mnist_partial.npz, usps.npz, cifar10_partial.npz; "
+        f"docs/data.md) at {SHARED_DATA}; set COMPOSE_DATA_DIR"
     )
-    return SHARED_DATA
+    if os.environ.get("COMPOSE_REQUIRE_SHARED_DATA") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def random_images(shape, batch=4, seed=0):

@@ -18,7 +18,7 @@ def test_params_override_parses_nested_json_values():
 
 
 def test_unknown_key_names_the_full_path():
-    with pytest.raises(KeyError, match="unknown config key 'model.width'"):
+    with pytest.raises(LookupError, match="unknown config key 'model.width'"):
         override(ExperimentConfig(), {"model": {"width": 3}})
 
 

@@ -70,6 +70,11 @@ def test_signatures_match_the_library_and_reject_wrong_inputs(tmp_path):
         tf.errors.InvalidArgumentError, match=r"serve_digits: images must be \[batch, 8, 8, 1\]"
     ):
         loaded.signatures["serve_digits"](images=tf.zeros([2, 6, 6, 3], tf.uint8))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"serve_digits: images must be"):
+        loaded.signatures["serve_digits"](images=tf.zeros([0, 8, 8, 1], tf.uint8))
+    for wrong in ([8, 8, 1], [1, 2, 8, 8, 1]):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"serve_digits: images must be"):
+            loaded.signatures["serve_digits"](images=tf.zeros(wrong, tf.uint8))
 
 
 def test_versions_are_never_overwritten_and_unknown_tasks_are_named(tmp_path):

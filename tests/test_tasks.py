@@ -130,10 +130,11 @@ def test_adding_a_task_takes_a_few_lines(tmp_path):
         ("cifar10_partial", 5085, 1017, (32, 32, 3)),
     ],
 )
-def test_real_sources_load_with_their_documented_sizes(name, train, test, shape, shared_data_dir):
-    train_split, test_split = load_task_data(
-        get_task(name), shared_data_dir, tasks.default_tfds_dir()
-    )
+def test_real_sources_load_with_their_documented_sizes(name, train, test, shape, request):
+    task = get_task(name)
+    # Only the shared sources need the shared folder; the installed ones never read it.
+    data_dir = request.getfixturevalue("shared_data_dir") if task.reads_data_dir else None
+    train_split, test_split = load_task_data(task, data_dir, tasks.default_tfds_dir())
     assert (len(train_split), len(test_split)) == (train, test)
     assert train_split.images.shape[1:] == shape
     assert np.bincount(test_split.labels, minlength=10).min() > 0, "every class in the test split"

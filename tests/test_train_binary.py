@@ -23,8 +23,8 @@ def test_trains_real_tasks_writes_artefacts_and_resumes(tmp_path, shared_data_di
         "--resolution=8",
         "--params_override=train.learning_fraction=0.25,train.checkpoint_every=100,"
         "train.final_temperature=0.5,train.mixture_entropy_weight=0.01,"
-        "train.mixture_init_stddev=2.0",
-    ]
+        "train.mixture_init_stddev=2.0,train.lr_schedule=constant",
+    ]  # constant: cosine decay halves the learning a 200-step run gets (USPS 0.53 vs 0.80)
     first = train(*args)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "uci_digits" in first.stdout and "mean" in first.stdout

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from blocks import get_family
 from compose.core.normalization import PLACEMENTS
+from compose.errors import InvalidInputError
 from compose.seeds import derive_seed
 
 
@@ -59,11 +60,11 @@ class BlockBank(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         if bank_size < 1:
-            raise ValueError(f"bank_size must be at least 1, got {bank_size}")
+            raise InvalidInputError(f"bank_size must be at least 1, got {bank_size}")
         if channels < 1:
-            raise ValueError(f"channels must be at least 1, got {channels}")
+            raise InvalidInputError(f"channels must be at least 1, got {channels}")
         if norm_placement not in PLACEMENTS:
-            raise ValueError(
+            raise InvalidInputError(
                 f"unknown norm_placement {norm_placement!r}; choose one of: {', '.join(PLACEMENTS)}"
             )
         self.block = block
@@ -143,7 +144,7 @@ class BlockBank(keras.layers.Layer):
         order (this bank has ``other.bank_size + len(clones)`` blocks)."""
         rows = list(range(other.bank_size)) + [int(c) for c in clones]
         if len(rows) != self.bank_size:
-            raise ValueError(
+            raise InvalidInputError(
                 f"a bank of {self.bank_size} blocks cannot take {other.bank_size} blocks "
                 f"and {len(clones)} clones"
             )

@@ -8,6 +8,8 @@ Their normalisation is not inside them: it belongs to the task's
 import keras
 import tensorflow as tf
 
+from compose.errors import InvalidInputError
+
 HEADS = ("linear", "paper")
 PRECISIONS = ("float32", "bfloat16")
 """Compute precision: variables and normalisation statistics stay float32
@@ -19,7 +21,9 @@ with bfloat16 instructions."""
 def compute_policy(precision):
     """The Keras dtype policy of ``precision``'s convolutions and dense layers."""
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
+        raise InvalidInputError(
+            f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}"
+        )
     return "mixed_bfloat16" if precision == "bfloat16" else "float32"
 
 
@@ -96,7 +100,7 @@ class Head(keras.layers.Layer):
     def __init__(self, num_classes, kind="linear", seed=0, precision="float32", **kwargs):
         super().__init__(**kwargs)
         if kind not in HEADS:
-            raise ValueError(f"unknown head {kind!r}; choose one of: {', '.join(HEADS)}")
+            raise InvalidInputError(f"unknown head {kind!r}; choose one of: {', '.join(HEADS)}")
         self.num_classes = num_classes
         self.kind = kind
         self.seed = seed

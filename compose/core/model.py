@@ -12,6 +12,7 @@ from compose.core.normalization import batch_normalize, normalize_with
 from compose.core.program import IDENTITY, pad_program, validate_program
 from compose.core.spec import TaskSpec
 from compose.core.task_path import SELECTIONS, TaskPath
+from compose.errors import InvalidInputError, UnknownNameError
 
 TaskOutput = collections.namedtuple("TaskOutput", ["features", "logits", "bank_features"])
 """One task's forward result: the classifier's input ``[B, F]``, its logits,
@@ -85,22 +86,22 @@ class ComposedModel(keras.Model):
         super().__init__(**kwargs)
         specs = [t if isinstance(t, TaskSpec) else TaskSpec(**t) for t in tasks]
         if not specs:
-            raise ValueError("a ComposedModel needs at least one task")
+            raise InvalidInputError("a ComposedModel needs at least one task")
         names = [spec.name for spec in specs]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"task names must be unique; repeated: {', '.join(duplicates)}")
+            raise InvalidInputError(f"task names must be unique; repeated: {', '.join(duplicates)}")
         programs = dict(programs or {})
         unknown = sorted(set(programs) - set(names))
         if unknown:
-            raise LookupError(
+            raise UnknownNameError(
                 f"programs given for unknown tasks {unknown}; the model's tasks are {names}"
             )
         unknown = sorted(set(gated_tasks) - set(names))
         if unknown:
-            raise LookupError(f"gated_tasks {unknown} are not tasks of the model ({names})")
+            raise UnknownNameError(f"gated_tasks {unknown} are not tasks of the model ({names})")
         if depth < 1:
-            raise ValueError(f"depth must be at least 1, got {depth}")
+            raise InvalidInputError(f"depth must be at least 1, got {depth}")
         self.block = block
         self.bank_size = bank_size
         self.depth = depth
@@ -152,7 +153,7 @@ class ComposedModel(keras.Model):
         try:
             return self.task_paths[self._path_index[task]]
         except KeyError:
-            raise LookupError(
+            raise UnknownNameError(
                 f"unknown task {task!r}; the model has tasks: {', '.join(self.task_names)}"
             ) from None
 
@@ -191,7 +192,7 @@ class ComposedModel(keras.Model):
         """
         statistics = statistics or ("batch" if training else "moving")
         if statistics not in STATISTICS:
-            raise ValueError(f"statistics must be one of {STATISTICS}, got {statistics!r}")
+            raise InvalidInputError(f"statistics must be one of {STATISTICS}, got {statistics!r}")
         programs = programs or {}
         groups = [[task] for task in inputs]
         if self.fuse_tasks and len(inputs) > 1:
@@ -216,7 +217,7 @@ class ComposedModel(keras.Model):
         for path, batch in zip(paths, images, strict=True):
             expected = path.spec.image_shape
             if tuple(batch.shape[1:]) != expected:
-                raise ValueError(
+                raise InvalidInputError(
                     f"task {path.spec.name!r}: expected images of shape "
                     f"[batch, {', '.join(map(str, expected))}], got {list(batch.shape)}"
                 )
@@ -277,7 +278,7 @@ class ComposedModel(keras.Model):
         or ``mixed`` (weight mixing); the layers that run stay those of its
         current program.  ``logits`` ``[depth, K]``, if given, start it."""
         if selection not in SELECTIONS[1:]:
-            raise ValueError(
+            raise InvalidInputError(
                 f"task {task!r}: a learned program is 'sampled' or 'mixed', got {selection!r}"
             )
         path = self.path(task)

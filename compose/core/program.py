@@ -9,11 +9,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from compose.errors import InvalidInputError
+
 IDENTITY = -1
 """Padding index: the layer is skipped (identity)."""
 
 
-class ProgramError(ValueError):
+class ProgramError(InvalidInputError):
     """A program that cannot run on the bank it was given to."""
 
 

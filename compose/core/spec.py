@@ -2,6 +2,8 @@
 
 import dataclasses
 
+from compose.errors import InvalidInputError
+
 
 @dataclasses.dataclass(frozen=True)
 class TaskSpec:
@@ -20,11 +22,11 @@ class TaskSpec:
     def __post_init__(self):
         object.__setattr__(self, "image_shape", tuple(int(d) for d in self.image_shape))
         if len(self.image_shape) != 3 or min(self.image_shape) < 1:
-            raise ValueError(
+            raise InvalidInputError(
                 f"task {self.name!r}: image_shape must be (height, width, channels), "
                 f"got {self.image_shape}"
             )
         if self.num_classes < 2:
-            raise ValueError(
+            raise InvalidInputError(
                 f"task {self.name!r}: num_classes must be at least 2, got {self.num_classes}"
             )

@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from compose.core.statistics import refresh_statistics, statistics_subset
+from compose.errors import InvalidInputError
 from compose.grow.continual import add_task
 from compose.search import ProgramScorer, search_program
 from compose.seeds import derive_seed
@@ -78,7 +79,7 @@ class AdaptOptions:
         ]
         for ok, message in checks:
             if not ok:
-                raise ValueError(f"adapt: {message}")
+                raise InvalidInputError(f"adapt: {message}")
 
 
 def copy_source_task(model, spec, source_task):
@@ -92,12 +93,12 @@ def copy_source_task(model, spec, source_task):
     """
     source = model.path(source_task)
     if source.spec.image_shape[-1] != spec.image_shape[-1]:
-        raise ValueError(
+        raise InvalidInputError(
             f"target {spec.name!r} has {spec.image_shape[-1]} image channels, source "
             f"{source_task!r} has {source.spec.image_shape[-1]}: the stem cannot be copied"
         )
     if source.spec.num_classes != spec.num_classes:
-        raise ValueError(
+        raise InvalidInputError(
             f"target {spec.name!r} has {spec.num_classes} classes, source {source_task!r} "
             f"has {source.spec.num_classes}: adaptation needs the same label set"
         )

@@ -11,6 +11,7 @@ grown bank adds exact zeros).  Weights move through explicit copy methods
 """
 
 from compose.core.model import ComposedModel
+from compose.errors import InvalidInputError
 
 
 def add_task(model, spec, program, clones=(), gated=False, seed=None) -> ComposedModel:
@@ -31,17 +32,17 @@ def add_task(model, spec, program, clones=(), gated=False, seed=None) -> Compose
         not a block of the bank.
     """
     if spec.name in model.task_names:
-        raise ValueError(f"the model already has a task {spec.name!r}")
+        raise InvalidInputError(f"the model already has a task {spec.name!r}")
     learned = [task for task in model.task_names if model.selection(task) != "hard"]
     if learned:
-        raise ValueError(
+        raise InvalidInputError(
             f"tasks {learned} still learn their programs; discretise them before adding a "
             "task (a softmax over a grown bank would change their outputs)"
         )
     clones = [int(parent) for parent in clones]
     bad = [parent for parent in clones if not 0 <= parent < model.bank_size]
     if bad:
-        raise ValueError(
+        raise InvalidInputError(
             f"clone parents {bad} are not blocks of the bank (0..{model.bank_size - 1})"
         )
     grown = ComposedModel(

@@ -23,6 +23,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from compose.errors import InvalidInputError
 from compose.grow.continual import add_task
 from compose.search import task_objective
 from compose.search.strategies import STALE_ROUNDS, SearchSpace, pick_parent
@@ -75,9 +76,9 @@ class EvolveOptions:
 
     def __post_init__(self):
         if self.learning_rate not in LEARNING_RATES:
-            raise ValueError(f"evolve: learning_rate must be one of {LEARNING_RATES}")
+            raise InvalidInputError(f"evolve: learning_rate must be one of {LEARNING_RATES}")
         if self.budget < 1 or self.steps < 1 or self.max_clones < 0:
-            raise ValueError("evolve: budget and steps must be >= 1, max_clones >= 0")
+            raise InvalidInputError("evolve: budget and steps must be >= 1, max_clones >= 0")
 
 
 def mutate(genome, bank_size, max_depth, max_clones, rng, next_clone_id):

@@ -8,7 +8,9 @@ development a frozen Fashion-MNIST stem held MNIST at 0.37 where training it
 gave 0.65).  The bank's blocks and every other task stay bit-identical in
 all modes.  Every mode trains on the same examples: ``search_examples`` are
 held out of the training split first, and only the program modes read them
-(to choose the program).
+(to choose the program).  In every mode the task's statistics are then
+re-estimated on its training images (the new domain's), so modes differ only
+in what they choose and train.
 
 ``head``
   the source's program; the head (and stem) train.
@@ -43,6 +45,7 @@ import numpy as np
 import tensorflow as tf
 
 from compose.core.statistics import refresh_statistics
+from compose.errors import InvalidInputError
 from compose.grow.continual import add_task
 from compose.search import ClosedFormScorer, search_program
 from compose.seeds import derive_seed
@@ -96,7 +99,7 @@ class TransferOptions:
         ]
         for ok, message in checks:
             if not ok:
-                raise ValueError(f"transfer: {message}")
+                raise InvalidInputError(f"transfer: {message}")
 
 
 def transfer_task(
@@ -148,7 +151,7 @@ def transfer_task(
     }
     if options.mode in PROGRAM_MODES:
         report.update(choose_program(grown, spec.name, train, held_out, model, options, verbose))
-        refresh_statistics(grown, spec.name, train.images, seed=options.seed)
+    refresh_statistics(grown, spec.name, train.images, seed=options.seed)
 
     variables = _trained_variables(grown, spec.name, options.mode)
     with strategy.scope():

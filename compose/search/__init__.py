@@ -7,6 +7,7 @@
 
 import contextlib
 
+from compose.errors import InvalidInputError
 from compose.search.closed_form import ClosedFormScorer
 from compose.search.relaxed import RelaxedOptions, relaxed_search
 from compose.search.scoring import ProgramScorer
@@ -97,7 +98,9 @@ def search_program(
       ValueError: ``relaxed`` without a training split.
     """
     if strategy == "relaxed" and train is None:
-        raise ValueError(f"task {task!r}: the relaxed strategy trains; give it a train split")
+        raise InvalidInputError(
+            f"task {task!r}: the relaxed strategy trains; give it a train split"
+        )
     scorer = scorer or ProgramScorer(model, task, validation, candidates_per_call)
     objective = task_objective(model, task, scorer.accuracy, budget, size_penalty)
     start = model.program(task) if start is None else start

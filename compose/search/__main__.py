@@ -1,11 +1,13 @@
 r"""Searches the programs of a trained model dir's tasks over its frozen bank.
 
-Candidates are scored on the first half of each task's test split (the
-validation half); the best program's accuracy on the other half is reported
-beside it; the relaxed strategy trains mixture logits on the training split
-(:mod:`compose.search.relaxed`).  Writes ``MODEL_DIR/search/programs.json`` (usable as
-``compose.train --programs=...``) and ``MODEL_DIR/search/candidates.jsonl``
-(every candidate: task, program, accuracy, charged parameters, score).
+Candidates are scored on examples held out of each task's training split
+(``train.search_validation_examples`` of the model's config); the best
+program's test accuracy is reported beside the starting program's; the relaxed
+strategy trains mixture logits on the rest of the training split
+(:mod:`compose.search.relaxed`).  Writes ``MODEL_DIR/search/programs.json``
+(usable as ``compose.train --programs_file=...``) and
+``MODEL_DIR/search/candidates.jsonl`` (every candidate: task, program,
+accuracy, charged parameters, score).
 The model dir's checkpoints are not changed.
 
   python -m compose.search --model_dir=runs/main --strategy=local --budget=50
@@ -17,9 +19,9 @@ import dataclasses
 import json
 import os
 
-from absl import app, flags
+from absl import flags
 
-from compose.cli import start_binary
+from compose.cli import run_binary
 from compose.search import ALL_STRATEGIES, DEFAULT_STRATEGY, RelaxedOptions
 
 FLAGS = flags.FLAGS
@@ -41,23 +43,23 @@ flags.DEFINE_integer("seed", 0, "Random seed of the strategy.")
 
 
 def main(argv):
-    start_binary(argv)
     from compose.core.program import format_program
-    from compose.files import write_atomically, write_json
+    from compose.files import check_writable, write_atomically, write_json
     from compose.search import ProgramScorer, search_program
     from compose.training.models import load_trained_model
-    from tasks import Split, get_task, load_task_data
+    from tasks import get_task, load_task_data
 
     model, config = load_trained_model(FLAGS.model_dir)
     out_dir = os.path.join(FLAGS.model_dir, "search")
-    os.makedirs(out_dir, exist_ok=True)
+    tasks = FLAGS.tasks or model.task_names
+    for task in tasks:
+        model.path(task)  # UnknownNameError naming the model's tasks
+    check_writable(out_dir, "--model_dir")
     report, lines = {}, []
-    for task in FLAGS.tasks or model.task_names:
-        model.path(task)  # LookupError naming the model's tasks
+    for task in tasks:
         train, test = load_task_data(get_task(task), config.data_dir, config.tfds_dir)
-        half = len(test) // 2
-        validation = Split(test.images[:half], test.labels[:half])
-        holdout = Split(test.images[half:], test.labels[half:])
+        held_out = min(config.train.search_validation_examples, len(train) // 5)
+        train, validation = train.split_off(held_out)
         print(
             f"{task}: {FLAGS.strategy} search, budget {FLAGS.budget}, from "
             f"{format_program(model.program(task))}",
@@ -75,23 +77,23 @@ def main(argv):
             train=train,
             relaxed_options=RelaxedOptions(steps=FLAGS.relaxed_steps),
         )
-        start_holdout, best_holdout = ProgramScorer(model, task, holdout).accuracy(
+        start_test, best_test = ProgramScorer(model, task, test).accuracy(
             [log[0].program, best.program]
         )
         print(
             f"  best {format_program(best.program)}: validation {best.accuracy:.4f} "
-            f"(start {log[0].accuracy:.4f}), held-out half {best_holdout:.4f} "
-            f"(start {start_holdout:.4f}), {len(log)} programs scored",
+            f"(start {log[0].accuracy:.4f}), test {best_test:.4f} "
+            f"(start {start_test:.4f}), {len(log)} programs scored",
             flush=True,
         )
         report[task] = {
             "program": list(best.program),
             "text": format_program(best.program),
             "validation_accuracy": best.accuracy,
-            "holdout_accuracy": best_holdout,
+            "test_accuracy": best_test,
             "start_program": list(log[0].program),
             "start_validation_accuracy": log[0].accuracy,
-            "start_holdout_accuracy": start_holdout,
+            "start_test_accuracy": start_test,
             "charged_params": best.charged_params,
             "score": best.score,
             "evaluations": len(log),
@@ -101,6 +103,7 @@ def main(argv):
         f: FLAGS[f].value
         for f in ("strategy", "budget", "size_penalty", "min_length", "seed", "relaxed_steps")
     }
+    os.makedirs(out_dir, exist_ok=True)
     write_json(os.path.join(out_dir, "programs.json"), {"search": settings, "programs": report})
     write_atomically(os.path.join(out_dir, "candidates.jsonl"), "\n".join(lines) + "\n")
     print(f"wrote {out_dir}/programs.json and candidates.jsonl")
@@ -108,7 +111,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    app.run(main)
+    run_binary(main)
 
 
 if __name__ == "__main__":

@@ -32,29 +32,37 @@ def pooled_features(bank_features, grid=1):
     return tf.concat(pooled, axis=-1)
 
 
-def ridge_predictions(fit_features, fit_labels, features, num_classes, ridge):
-    """Class predictions for ``features`` of a ridge regression onto one-hot
-    ``fit_labels``, on features standardised by the fit set's moments.
+def ridge_fit(features, labels, num_classes, ridge):
+    """A ridge regression of ``[N, F]`` ``features`` onto one-hot ``labels``.
 
-    ``ridge`` is relative: the penalty is ``ridge * len(fit)`` on every weight
-    (not on the bias), so it does not depend on the fit set's size.
+    Features are standardised by their own mean and standard deviation;
+    ``ridge`` is relative: the penalty is ``ridge * N`` on every weight (not
+    on the bias), so it does not depend on the number of examples.
+
+    Returns:
+      ``(kernel [F, classes], bias [classes])`` acting on the *raw* features
+      (the standardisation folded in).
     """
-    mean = tf.reduce_mean(fit_features, axis=0)
-    scale = tf.math.reduce_std(fit_features, axis=0) + 1e-6
-
-    def design(x):
-        x = (x - mean) / scale
-        return tf.concat([x, tf.ones([tf.shape(x)[0], 1], x.dtype)], axis=1)
-
-    fit = design(fit_features)
-    width = fit.shape[-1]
-    count = tf.cast(tf.shape(fit)[0], fit.dtype)
+    mean = tf.reduce_mean(features, axis=0)
+    scale = tf.math.reduce_std(features, axis=0) + 1e-6
+    standard = (features - mean) / scale
+    design = tf.concat([standard, tf.ones([tf.shape(standard)[0], 1], standard.dtype)], axis=1)
+    width = design.shape[-1]
+    count = tf.cast(tf.shape(design)[0], design.dtype)
     penalty = tf.linalg.diag(tf.concat([tf.fill([width - 1], ridge * count), [0.0]], 0))
-    targets = tf.one_hot(fit_labels, num_classes, dtype=fit.dtype)
+    targets = tf.one_hot(labels, num_classes, dtype=design.dtype)
     weights = tf.linalg.solve(
-        tf.matmul(fit, fit, transpose_a=True) + penalty, tf.matmul(fit, targets, transpose_a=True)
+        tf.matmul(design, design, transpose_a=True) + penalty,
+        tf.matmul(design, targets, transpose_a=True),
     )
-    return tf.argmax(tf.matmul(design(features), weights), axis=-1, output_type=tf.int32)
+    kernel = weights[:-1] / scale[:, None]
+    return kernel, weights[-1] - tf.linalg.matvec(kernel, mean, transpose_a=True)
+
+
+def ridge_predictions(fit_features, fit_labels, features, num_classes, ridge):
+    """Class predictions for ``features`` of :func:`ridge_fit` on the fit set."""
+    kernel, bias = ridge_fit(fit_features, fit_labels, num_classes, ridge)
+    return tf.argmax(tf.matmul(features, kernel) + bias, axis=-1, output_type=tf.int32)
 
 
 class ClosedFormScorer(ProgramScorer):
@@ -66,7 +74,10 @@ class ClosedFormScorer(ProgramScorer):
       fit: the :class:`tasks.Split` the probe is fitted on.
       held_out: the :class:`tasks.Split` that scores it (held out of training).
       ridge: relative ridge penalty (see :func:`ridge_predictions`).
-      grid: pooling grid (1: global average only, what the linear head reads).
+      grid: pooling grid (1: the global average only).  The default 2 also
+        pools a 2x2 grid: on MNIST from Fashion-MNIST the program it chose
+        trained to 0.81-0.84 where the global-average probe's chose 0.70
+        (one seed each, validation split).
       candidates_per_call: most programs per call (bounds the memory held).
     """
 

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from compose.core.program import logits_near
+from compose.errors import InvalidInputError
 from compose.search.strategies import BudgetExhaustedError
 from compose.training.objectives import Supervised
 from compose.training.schedules import annealer
@@ -38,7 +39,7 @@ class RelaxedOptions:
 
     def __post_init__(self):
         if self.steps < 1 or self.score_every < 1 or self.batch_size < 1:
-            raise ValueError(
+            raise InvalidInputError(
                 "relaxed search: steps, score_every and batch_size must be >= 1, got "
                 f"{self.steps}, {self.score_every}, {self.batch_size}"
             )

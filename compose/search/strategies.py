@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from compose.errors import InvalidInputError, UnknownNameError
+
 
 @dataclasses.dataclass(frozen=True)
 class Candidate:
@@ -62,9 +64,9 @@ class Objective:
         other_users: dict[int, int] | None = None,
     ):
         if not 0.0 < size_penalty <= 1.0:
-            raise ValueError(f"size_penalty must be in (0, 1], got {size_penalty}")
+            raise InvalidInputError(f"size_penalty must be in (0, 1], got {size_penalty}")
         if budget < 1:
-            raise ValueError(f"budget must be at least 1 evaluation, got {budget}")
+            raise InvalidInputError(f"budget must be at least 1 evaluation, got {budget}")
         self.accuracy_fn = accuracy_fn
         self.block_params = block_params
         self.own_params = own_params
@@ -240,7 +242,7 @@ def run_strategy(name, objective, space, start, seed=0, batch=8) -> Candidate:
     try:
         strategy = STRATEGIES[name]
     except KeyError:
-        raise LookupError(
+        raise UnknownNameError(
             f"unknown search strategy {name!r}; choose one of: {', '.join(STRATEGIES)}"
         ) from None
     rng = np.random.default_rng(seed)

@@ -2,6 +2,8 @@
 
 import tensorflow as tf
 
+from compose.errors import InvalidInputError
+
 STRATEGIES = ("off", "one_device", "mirrored", "multi_worker_mirrored", "tpu")
 
 
@@ -31,4 +33,4 @@ def get_strategy(name: str = "off", tpu: str | None = None) -> tf.distribute.Str
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
-    raise ValueError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}")
+    raise InvalidInputError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}")

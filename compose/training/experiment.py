@@ -9,8 +9,9 @@ import numpy as np
 import tensorflow as tf
 
 from compose.config import ExperimentConfig
-from compose.core.program import format_program, logits_near
+from compose.core.program import format_program, logits_near, validate_program
 from compose.core.statistics import refresh_statistics
+from compose.errors import MissingFileError, UnknownNameError
 from compose.files import write_json
 from compose.plots import write_program_plots
 from compose.run_log import append_run_log
@@ -36,6 +37,29 @@ def initial_programs(config: ExperimentConfig) -> dict[str, list[int]] | None:
         model = config.model
         return {t: rng.integers(0, model.bank_size, model.depth).tolist() for t in config.tasks}
     return None
+
+
+def check_runnable(config: ExperimentConfig) -> None:
+    """Everything about ``config`` that can fail before training, checked before
+    anything is written: the tasks are registered, the programs run on the
+    bank, and every task's data is readable (loaded, and kept for the run).
+
+    Raises:
+      UserError: naming the task, program, file or directory at fault.
+    """
+    if config.data_dir and not os.path.isdir(config.data_dir):
+        raise MissingFileError(f"--data_dir {config.data_dir}: no such directory")
+    tasks = [get_task(name) for name in config.tasks]
+    programs = initial_programs(config) or {}
+    unknown = sorted(set(programs) - set(config.tasks))
+    if unknown:
+        raise UnknownNameError(
+            f"programs given for {unknown}, which are not tasks of this run ({config.tasks})"
+        )
+    for task, program in programs.items():
+        validate_program(task, program, config.model.bank_size, config.model.depth)
+    for task in tasks:
+        load_task_data(task, config.data_dir, config.tfds_dir)
 
 
 def programs_report(model) -> dict:

@@ -1,12 +1,13 @@
 """The model a config describes, programs files, and loading a trained model dir."""
 
-import json
 import os
 
 import tensorflow as tf
 
 from compose.config import ExperimentConfig
 from compose.core.model import ComposedModel
+from compose.errors import InvalidInputError, MissingFileError
+from compose.files import read_json
 from compose.training.checkpoints import checkpoint_of, restore_newest_readable
 from tasks import get_task
 
@@ -37,17 +38,11 @@ def read_programs_file(path: str) -> dict[str, list[int]]:
       FileNotFoundError: no such file.
       ValueError: not JSON of either form (naming the file).
     """
-    if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(f"programs file {path} not found")
-    with tf.io.gfile.GFile(path) as stream:
-        try:
-            programs = json.load(stream)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"programs file {path}: not JSON ({error})") from None
+    programs = read_json(path, "programs file")
     if isinstance(programs, dict) and "programs" in programs:  # a programs.json of a run
         programs = {task: entry["program"] for task, entry in programs["programs"].items()}
     if not isinstance(programs, dict):
-        raise ValueError(f'programs file {path}: expected {{"task": [block indices], ...}}')
+        raise InvalidInputError(f'programs file {path}: expected {{"task": [block indices], ...}}')
     return programs
 
 
@@ -60,15 +55,14 @@ def load_trained_model(model_dir: str) -> tuple[ComposedModel, ExperimentConfig]
     """
     config_path = os.path.join(model_dir, "config.json")
     if not tf.io.gfile.exists(config_path):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{config_path} not found: --model_dir must be a directory written by compose.train"
         )
-    with tf.io.gfile.GFile(config_path) as stream:
-        config = ExperimentConfig.from_dict(json.load(stream))
+    config = ExperimentConfig.from_dict(read_json(config_path, "model config"))
     model = build_model(config)
     manager = tf.train.CheckpointManager(
         checkpoint_of(model), os.path.join(model_dir, "checkpoints"), 1
     )
     if restore_newest_readable(manager.checkpoint, manager.checkpoints, partial=True) is None:
-        raise FileNotFoundError(f"no checkpoint in {model_dir}/checkpoints: train first")
+        raise MissingFileError(f"no checkpoint in {model_dir}/checkpoints: train first")
     return model, config

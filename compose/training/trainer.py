@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from compose.errors import InvalidInputError
 from compose.training.checkpoints import checkpoint_of, restore_newest_readable
 from compose.training.inputs import make_dataset_fn
 
@@ -28,6 +29,20 @@ OPTIMIZERS = {
 LR_SCHEDULES = ("constant", "cosine")
 
 
+@keras.saving.register_keras_serializable(package="compose")
+class ConstantLearningRate(keras.optimizers.schedules.LearningRateSchedule):
+    """The same learning rate at every step, as a schedule (see ``build_optimizer``)."""
+
+    def __init__(self, learning_rate: float):
+        self.learning_rate = learning_rate
+
+    def __call__(self, step):
+        return keras.ops.convert_to_tensor(self.learning_rate, dtype="float32")
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate}
+
+
 def build_optimizer(
     name: str, learning_rate: float, variables, schedule="constant", steps=None
 ) -> keras.optimizers.Optimizer:
@@ -36,16 +51,22 @@ def build_optimizer(
 
     ``schedule`` ``cosine`` decays the learning rate to 0 over ``steps``; it is
     a function of the optimizer's own (checkpointed) step count, so a resumed
-    run follows it exactly.
+    run follows it exactly. Both schedules are schedule objects: a plain float
+    would add a ``learning_rate`` variable to the optimizer and shift the
+    checkpoint's slot numbering, so a run could not resume under the other one.
     """
     if schedule == "cosine":
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1))
-    elif schedule != "constant":
-        raise ValueError(f"unknown schedule {schedule!r}; choose one of: {', '.join(LR_SCHEDULES)}")
+    elif schedule == "constant":
+        learning_rate = ConstantLearningRate(learning_rate)
+    else:
+        raise InvalidInputError(
+            f"unknown schedule {schedule!r}; choose one of: {', '.join(LR_SCHEDULES)}"
+        )
     try:
         optimizer = OPTIMIZERS[name](learning_rate=learning_rate)
     except KeyError:
-        raise ValueError(
+        raise InvalidInputError(
             f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}"
         ) from None
     optimizer.build(variables)
@@ -116,7 +137,7 @@ class Trainer:
     ):
         self.objectives = list(objectives)
         if not self.objectives:
-            raise ValueError("a trainer needs at least one objective")
+            raise InvalidInputError("a trainer needs at least one objective")
         self.forward_tasks = list(
             dict.fromkeys(t for o in self.objectives for t in o.forward_tasks)
         )
@@ -125,10 +146,12 @@ class Trainer:
             model.path(task)  # LookupError naming the model's tasks
         missing = sorted(set(input_tasks) - set(inputs))
         if missing:
-            raise ValueError(f"no training data given for tasks {missing}")
+            raise InvalidInputError(f"no training data given for tasks {missing}")
         frozen = sorted(set(frozen_blocks))
         if frozen and not 0 <= frozen[0] <= frozen[-1] < model.bank_size:
-            raise ValueError(f"frozen_blocks {frozen} are not all in 0..{model.bank_size - 1}")
+            raise InvalidInputError(
+                f"frozen_blocks {frozen} are not all in 0..{model.bank_size - 1}"
+            )
         self.model = model
         self.optimizer = optimizer
         self.strategy = strategy
@@ -244,7 +267,9 @@ class Trainer:
         variables = self.variables if variables is None else list(variables)
         unknown = {id(v) for v in variables} - {id(v) for v in self.variables}
         if unknown:
-            raise ValueError("train(variables=...) must be a subset of the trainer's variables")
+            raise InvalidInputError(
+                "train(variables=...) must be a subset of the trainer's variables"
+            )
         loop = self._loop_for(variables)
         dataset = self.strategy.distribute_datasets_from_function(
             make_dataset_fn(self.inputs, self.batch_size, self.seed, start_step=start)
