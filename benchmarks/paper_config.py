@@ -26,14 +26,13 @@ import dataclasses
 import json
 import os
 import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
+from benchmarks.reference import matmul_gflop_s  # noqa: E402
 from compose.config import ExperimentConfig  # noqa: E402
 from compose.run_log import processor  # noqa: E402
 from compose.training.experiment import run_experiment  # noqa: E402
@@ -69,21 +68,6 @@ def paper_config(steps, seed, learning) -> ExperimentConfig:
         seed=seed,
     )
     return config
-
-
-def matmul_gflop_s(size=2048, repeats=5) -> float:
-    """A same-run reference rate: fp32 ``size x size`` matmul, median of ``repeats``."""
-    a = tf.random.normal([size, size])
-    matmul = tf.function(lambda x: tf.matmul(x, x))
-    matmul(a).numpy()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(5):
-            result = matmul(a)
-        result.numpy()
-        times.append((time.perf_counter() - start) / 5)
-    return 2 * size**3 / float(np.median(times)) / 1e9
 
 
 def main(argv):
