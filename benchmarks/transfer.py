@@ -34,6 +34,10 @@ flags.DEFINE_list("targets", ["mnist_partial", "cifar10_partial"], "New tasks.")
 flags.DEFINE_string("source_task", "fashion_mnist", "Task of the bank every target starts from.")
 flags.DEFINE_integer("seeds", None, "Transfer runs per mode, medians reported (3; --quick 1).")
 flags.DEFINE_list("modes", list(MODES), "Modes to run.")
+flags.DEFINE_string("head", None, "Head kind of every task (default: the main job's).")
+flags.DEFINE_bool(
+    "closed_form_head", True, "Start each classifier at the ridge solution (else at random)."
+)
 FLAGS = flags.FLAGS
 
 
@@ -43,6 +47,8 @@ def main(argv):
     data_dir = FLAGS.data_dir or default_data_dir()
     config = ExperimentConfig(data_dir=data_dir, tfds_dir=default_tfds_dir())
     config.train = dataclasses.replace(config.train, steps=300 if FLAGS.quick else 1500)
+    if FLAGS.head:
+        config.model = dataclasses.replace(config.model, head=FLAGS.head)
     transfer_steps = 150 if FLAGS.quick else 600
     seeds = FLAGS.seeds or (1 if FLAGS.quick else 3)
     print(f"training the bank on {', '.join(config.tasks)}, {config.train.steps} steps", flush=True)
@@ -56,7 +62,12 @@ def main(argv):
         for mode in FLAGS.modes:
             runs = []
             for seed in range(seeds):
-                options = TransferOptions(mode=mode, steps=transfer_steps, seed=seed)
+                options = TransferOptions(
+                    mode=mode,
+                    steps=transfer_steps,
+                    closed_form_head=FLAGS.closed_form_head,
+                    seed=seed,
+                )
                 grown, report = transfer_task(
                     model, task.spec, train, FLAGS.source_task, options, verbose=False
                 )
@@ -70,7 +81,12 @@ def main(argv):
                 "programs": [r["program"] for r in runs],
                 "wall_s": statistics.median(r["wall_s"] for r in runs),
             }
-            for key in ("candidates_scored", "search_s", "closed_form_accuracy"):
+            for key in (
+                "candidates_scored",
+                "search_s",
+                "closed_form_accuracy",
+                "closed_form_head_accuracy",
+            ):
                 if key in runs[0]:
                     row[key] = statistics.median(r[key] for r in runs)
             if mode == "gated":
@@ -95,13 +111,18 @@ def main(argv):
                 "bank_steps": config.train.steps,
                 "bank_programs": model.programs(),
                 "norm_placement": config.model.norm_placement,
+                "head": config.model.head,
                 "source_task": FLAGS.source_task,
                 "source_program": model.program(FLAGS.source_task),
                 "transfer_steps": transfer_steps,
                 "seeds": seeds,
                 "options": {
                     k: v
-                    for k, v in dataclasses.asdict(TransferOptions(steps=transfer_steps)).items()
+                    for k, v in dataclasses.asdict(
+                        TransferOptions(
+                            steps=transfer_steps, closed_form_head=FLAGS.closed_form_head
+                        )
+                    ).items()
                     if k not in ("mode", "seed")
                 },
                 "targets": results,

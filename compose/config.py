@@ -14,7 +14,7 @@ from tasks import DEFAULT_SUITE
 PROGRAM_LEARNING = ("sampled", "mixed", "none")
 INITIAL_PROGRAMS = ("cycle", "random")
 NORM_PLACEMENTS = ("task_layer", "block")
-HEADS = ("linear", "paper")
+HEADS = ("linear", "grid", "paper")
 PRECISIONS = ("float32", "bfloat16")
 LR_SCHEDULES = ("constant", "cosine")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
@@ -38,7 +38,8 @@ class ModelConfig:
     in transfer (MNIST from Fashion-MNIST: program 0.804 vs head 0.761, where
     ``task_layer`` gave 0.81 vs 0.80)."""
     head: str = "linear"
-    """``linear`` (pool, dense) or ``paper`` (the authors' 128/256 head)."""
+    """``linear`` (pool, dense), ``grid`` (global and 2x2-cell pooling, dense)
+    or ``paper`` (the authors' 128/256 head)."""
     fuse_tasks: bool = False
     """Run the tasks' bank layers as one grouped op per kind."""
     precision: str = "float32"

@@ -34,6 +34,11 @@ flags.DEFINE_integer(
     "search_budget", DEFAULTS.search_budget, "Program modes: candidate programs scored."
 )
 flags.DEFINE_float("gate_sparsity", DEFAULTS.gate_sparsity, "Gated mode: L1 weight on gates.")
+flags.DEFINE_bool(
+    "closed_form_head",
+    DEFAULTS.closed_form_head,
+    "Start the classifier at the ridge solution on the training features (else random).",
+)
 flags.DEFINE_integer("seed", DEFAULTS.seed, "Random seed (initialisation, data order, search).")
 flags.DEFINE_string("data_dir", None, "Directory of .npz sources (default: the model's).")
 flags.DEFINE_string("tfds_dir", None, "TFDS directory (default: the model's).")
@@ -69,6 +74,7 @@ def main(argv):
             learning_rate=FLAGS.learning_rate,
             search_budget=FLAGS.search_budget,
             gate_sparsity=FLAGS.gate_sparsity,
+            closed_form_head=FLAGS.closed_form_head,
             seed=FLAGS.seed,
         )
         print(f"{task.name} from {source_task}: {mode}, {options.steps} steps", flush=True)

@@ -130,7 +130,7 @@ def test_identity_padding_skips_layers_exactly():
 
 
 @pytest.mark.parametrize("placement", ["task_layer", "block"])
-@pytest.mark.parametrize("head", ["linear", "paper"])
+@pytest.mark.parametrize("head", ["linear", "grid", "paper"])
 def test_fused_tasks_match_running_them_one_by_one(placement, head):
     kwargs = dict(bank_size=3, depth=4, channels=8, resolution=4, seed=2)
     kwargs.update(norm_placement=placement, head=head, programs={"digits": [0, 1]})
@@ -244,6 +244,22 @@ def test_parameter_report_counts_distinct_shared_blocks():
     blocks = small_model(norm_placement="block").bank
     widths = sum(blocks.norm_sites.values())
     assert blocks.block_size == model.bank.block_size + 2 * widths
+
+
+def test_grid_head_reads_global_and_cell_means_of_the_bank_output():
+    """The grid head's classifier input: the linear head's global means, then
+    the means of each 2x2 cell of the 4x4 bank output (cell-major)."""
+    linear, grid = (
+        small_model(programs={"digits": [2, 0]}, head=kind) for kind in ("linear", "grid")
+    )
+    images = random_images((8, 8, 1))
+    bank_features = grid.forward({"digits": images})["digits"].bank_features.numpy()
+    features = grid.features("digits", images).numpy()
+    channels = bank_features.shape[-1]
+    assert features.shape == (len(images), 5 * channels)
+    np.testing.assert_allclose(features[:, :channels], linear.features("digits", images), 1e-6)
+    cells = bank_features.reshape(len(images), 2, 2, 2, 2, channels).mean(axis=(2, 4))
+    np.testing.assert_allclose(features[:, channels:], cells.reshape(len(images), -1), 1e-5)
 
 
 def test_serialisation_round_trip(tmp_path):

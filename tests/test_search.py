@@ -9,7 +9,13 @@ import tensorflow as tf
 from compose import ComposedModel, TaskSpec
 from compose.config import SEARCH_STRATEGIES
 from compose.core.program import ProgramError, pad_program
-from compose.search import ClosedFormScorer, ProgramScorer, RelaxedOptions, search_program
+from compose.search import (
+    ClosedFormScorer,
+    ProgramScorer,
+    RelaxedOptions,
+    fit_classifier,
+    search_program,
+)
 from compose.search.strategies import (
     STRATEGIES,
     Objective,
@@ -167,6 +173,22 @@ def test_closed_form_score_equals_a_reference_least_squares_fit():
         assert scorer.accuracy([program]) == [pytest.approx(expected)]
         assert features.shape == (40, 8 + 4 * 8)
     assert scorer.traces == 1
+
+
+def test_fit_classifier_sets_the_ridge_solution_scaled_and_leaves_the_rest():
+    """The model's own predictions after the fit are the ridge probe's on the
+    head's features (accuracy returned exactly), better than chance on a
+    split it can fit, and nothing but the classifier changes."""
+    model, split = small_model_and_split()
+    classifier = model.path("a").head.logits
+    others = [v for v in model.variables if v is not classifier.kernel and v is not classifier.bias]
+    before = [np.array(v) for v in others]
+    accuracy = fit_classifier(model, "a", split, ridge=1e-3, batch_size=16)
+    predicted = np.argmax(model.call_task("a", tf.constant(split.images)).numpy(), -1)
+    assert accuracy == pytest.approx(np.mean(predicted == split.labels))
+    assert accuracy > 0.6  # 40 examples, 3 classes, 8 + 1 features: well above 1/3
+    for expected, variable in zip(before, others, strict=True):
+        np.testing.assert_array_equal(np.array(variable), expected)
 
 
 def test_search_from_several_starts_begins_at_the_best_of_them():

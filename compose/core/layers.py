@@ -6,11 +6,14 @@ Their normalisation is not inside them: it belongs to the task's
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from compose.errors import InvalidInputError
 
-HEADS = ("linear", "paper")
+HEADS = ("linear", "grid", "paper")
+GRID_CELLS = 2
+"""The ``grid`` head pools over ``GRID_CELLS x GRID_CELLS`` cells besides globally."""
 PRECISIONS = ("float32", "bfloat16")
 """Compute precision: variables and normalisation statistics stay float32
 either way; ``bfloat16`` computes convolutions and dense layers in bfloat16
@@ -79,11 +82,41 @@ class Stem(keras.layers.Layer):
         return config
 
 
+def pooled_features(features, grid=1):
+    """``[N, H, W, C]`` -> ``[N, C]`` global means, plus ``[N, grid*grid*C]``
+    means over a ``grid x grid`` of cells when ``grid > 1``."""
+    pooled = [tf.reduce_mean(features, axis=[1, 2])]
+    if grid > 1:
+        rows = area_weights(features.shape[1], grid)
+        columns = area_weights(features.shape[2], grid)
+        cells = tf.einsum("nhwc,ih,jw->nijc", features, rows, columns)
+        pooled.append(tf.reshape(cells, [tf.shape(cells)[0], -1]))
+    return tf.concat(pooled, axis=-1)
+
+
+def area_weights(size, cells):
+    """``[cells, size]``: the share of each of ``size`` pixels in each of
+    ``cells`` equal cells, over the cell's area (rows sum to 1).  As a matrix
+    product it is area resizing, with a gradient (TF's ``ResizeArea`` has none)."""
+    edges = np.linspace(0.0, size, cells + 1)
+    pixels = np.arange(size)
+    overlap = np.clip(
+        np.minimum(edges[1:, None], pixels[None, :] + 1) - np.maximum(edges[:-1, None], pixels),
+        0.0,
+        None,
+    )
+    return tf.constant(overlap / (size / cells), tf.float32)
+
+
 @keras.saving.register_keras_serializable(package="compose")
 class Head(keras.layers.Layer):
     """Normalised, rectified bank features ``[B, H, W, C]`` to class logits.
 
-    ``linear``: global average pooling, then a dense layer.  ``paper``: the
+    ``linear``: global average pooling, then a dense layer.  ``grid``: the
+    global average and the averages of a 2x2 grid of cells (5C features, what
+    the closed-form program score reads: :mod:`compose.search.closed_form`),
+    then a dense layer; where a feature sits stays visible to the classifier,
+    so a program is judged and then served on the same features.  ``paper``: the
     authors' head, a 1x1 convolution to 128 with ReLU, pooling, a dense layer
     of 256 with ReLU, dropout 0.2, then the dense classifier.
 
@@ -122,7 +155,7 @@ class Head(keras.layers.Layer):
         self.logits = keras.layers.Dense(num_classes, kernel_initializer=init(0), name="logits")
 
     def build(self, input_shape):
-        width = input_shape[-1]
+        width = input_shape[-1] * (1 + GRID_CELLS**2 if self.kind == "grid" else 1)
         for layer in self.hidden:
             layer.build((None, width))
             width = layer.units
@@ -134,7 +167,7 @@ class Head(keras.layers.Layer):
         in training with a ``sample_step``, seeded by it."""
         if self.kind == "paper":
             x = self.hidden[0](x)  # a 1x1 convolution: the dense layer on the channel axis
-        x = tf.reduce_mean(tf.cast(x, tf.float32), axis=[1, 2])
+        x = pooled_features(tf.cast(x, tf.float32), GRID_CELLS if self.kind == "grid" else 1)
         for layer in self.hidden[1:]:
             x = layer(x)
         if self.dropout and training and sample_step is not None:

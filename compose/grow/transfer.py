@@ -10,7 +10,9 @@ all modes.  Every mode trains on the same examples: ``search_examples`` are
 held out of the training split first, and only the program modes read them
 (to choose the program).  In every mode the task's statistics are then
 re-estimated on its training images (the new domain's), so modes differ only
-in what they choose and train.
+in what they choose and train.  The head's classifier starts at the ridge
+solution on the training features (``closed_form_head``), so a short run
+starts where the closed-form score judged the program.
 
 ``head``
   the source's program; the head (and stem) train.
@@ -47,7 +49,7 @@ import tensorflow as tf
 from compose.core.statistics import refresh_statistics
 from compose.errors import InvalidInputError
 from compose.grow.continual import add_task
-from compose.search import ClosedFormScorer, search_program
+from compose.search import ClosedFormScorer, fit_classifier, search_program
 from compose.seeds import derive_seed
 from compose.training.objectives import Supervised, gate_sparsity
 from compose.training.trainer import Trainer, build_optimizer
@@ -73,6 +75,10 @@ class TransferOptions:
     """Distinct candidate programs scored (the starts included)."""
     random_starts: int = 8
     """Random programs scored beside every task's program before the search."""
+    closed_form_head: bool = True
+    """Start the head's classifier at the ridge solution on the first
+    ``fit_examples`` training images' features (:func:`compose.search.fit_classifier`)
+    instead of at random, in every mode."""
     strategy: str = "local"
     """The discrete search after the starts (:data:`compose.search.STRATEGIES`)."""
     gate_fraction: float = 0.5
@@ -152,6 +158,9 @@ def transfer_task(
     if options.mode in PROGRAM_MODES:
         report.update(choose_program(grown, spec.name, train, held_out, model, options, verbose))
     refresh_statistics(grown, spec.name, train.images, seed=options.seed)
+    if options.closed_form_head:
+        fit = train.head(options.fit_examples)
+        report["closed_form_head_accuracy"] = fit_classifier(grown, spec.name, fit)
 
     variables = _trained_variables(grown, spec.name, options.mode)
     with strategy.scope():

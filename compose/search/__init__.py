@@ -8,7 +8,7 @@
 import contextlib
 
 from compose.errors import InvalidInputError
-from compose.search.closed_form import ClosedFormScorer
+from compose.search.closed_form import ClosedFormScorer, fit_classifier
 from compose.search.relaxed import RelaxedOptions, relaxed_search
 from compose.search.scoring import ProgramScorer
 from compose.search.strategies import (
@@ -120,6 +120,7 @@ def search_program(
 __all__ = [
     "ALL_STRATEGIES",
     "ClosedFormScorer",
+    "fit_classifier",
     "DEFAULT_STRATEGY",
     "STRATEGIES",
     "Candidate",

@@ -20,16 +20,8 @@ import types
 import numpy as np
 import tensorflow as tf
 
+from compose.core.layers import pooled_features
 from compose.search.scoring import ProgramScorer
-
-
-def pooled_features(bank_features, grid=1):
-    """``[N, H, W, C]`` -> ``[N, C]`` global means, plus ``[N, grid*grid*C]`` cell means."""
-    pooled = [tf.reduce_mean(bank_features, axis=[1, 2])]
-    if grid > 1:
-        cells = tf.image.resize(bank_features, [grid, grid], method="area")
-        pooled.append(tf.reshape(cells, [tf.shape(cells)[0], -1]))
-    return tf.concat(pooled, axis=-1)
 
 
 def ridge_fit(features, labels, num_classes, ridge):
@@ -108,3 +100,47 @@ class ClosedFormScorer(ProgramScorer):
         )
         hits = tf.equal(predicted, labels[self.fit_count :])
         return tf.reduce_mean(tf.cast(hits, tf.float32))
+
+
+LOGIT_SCALES = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+"""Scales tried for a closed-form classifier's logits (see :func:`fit_classifier`)."""
+
+
+def fit_classifier(model, task, split, ridge=1e-2, batch_size=256) -> float:
+    """Sets ``task``'s classifier (the head's last dense layer) to the ridge
+    solution on the features ``split``'s images reach it with; returns its
+    accuracy on ``split``.
+
+    A new task's head then starts where the closed-form score judged its
+    program, instead of at a random classifier that a short training run
+    cannot bring there (MNIST from Fashion-MNIST, 150 steps: 0.55 trained
+    from random against 0.86 for the ridge probe that chose the program).
+    Ridge regression onto one-hot labels gives logits of scale about 1,
+    which cross-entropy reads as unsure, so the solution is multiplied by the
+    scale of :data:`LOGIT_SCALES` with the lowest cross-entropy on ``split``
+    (argmax, hence accuracy, unchanged).
+    """
+    features = tf.concat(
+        [
+            model.features(task, split.images[start : start + batch_size])
+            for start in range(0, len(split), batch_size)
+        ],
+        axis=0,
+    )
+    num_classes = model.path(task).spec.num_classes
+    kernel, bias = ridge_fit(features, split.labels, num_classes, ridge)
+    logits = tf.matmul(features, kernel) + bias
+    losses = [
+        float(
+            tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(split.labels, scale * logits)
+            )
+        )
+        for scale in LOGIT_SCALES
+    ]
+    scale = LOGIT_SCALES[int(np.argmin(losses))]
+    classifier = model.path(task).head.logits
+    classifier.kernel.assign(scale * kernel)
+    classifier.bias.assign(scale * bias)
+    hits = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), split.labels)
+    return float(tf.reduce_mean(tf.cast(hits, tf.float32)))
