@@ -8,6 +8,7 @@ interrupted preparation never leaves a half-written dataset behind.
 
 import gzip
 import os
+import pickle
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -212,7 +213,6 @@ class AnimalSilhouettes(LocalBuilder):
 
     def _load_arrays(self, manual_dir):
         import importlib.util
-        import pickle
 
         spec = importlib.util.find_spec("animal_mnist")
         if spec is None:
@@ -224,9 +224,43 @@ class AnimalSilhouettes(LocalBuilder):
         arrays = []
         for file in ("animal_data_version_3.gz", "animal_label_version_3.gz"):
             with gzip.open(os.path.join(folder, file), "rb") as stream:
-                arrays.append(np.asarray(pickle.load(stream)))  # noqa: S301 (package data)
+                arrays.append(load_pickled_array(stream, file))
         images, labels = arrays
         return _fixed_split(images.astype(np.uint8), labels.astype(np.int64), test_fraction=0.2)
+
+
+NUMPY_PICKLE_GLOBALS = {
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+}
+"""What a pickled NumPy array needs to be rebuilt, and all the unpickler admits."""
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) not in NUMPY_PICKLE_GLOBALS:
+            raise pickle.UnpicklingError(f"refusing {module}.{name}: only NumPy arrays are read")
+        return super().find_class(module, name)
+
+
+def load_pickled_array(stream, source: str) -> np.ndarray:
+    """The NumPy array pickled in ``stream``; nothing else is ever constructed,
+    so a tampered package file cannot run code (plain ``pickle.load`` would).
+
+    Raises:
+      InvalidInputError: ``stream`` holds anything but a NumPy array.
+    """
+    try:
+        array = _ArrayUnpickler(stream).load()
+    except pickle.UnpicklingError as error:
+        raise InvalidInputError(f"{source}: {error}") from None
+    if not isinstance(array, np.ndarray):
+        raise InvalidInputError(
+            f"{source}: expected a pickled NumPy array, got {type(array).__name__}"
+        )
+    return array
 
 
 def is_local(dataset: str) -> bool:

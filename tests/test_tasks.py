@@ -1,9 +1,14 @@
+import io
+import pickle
+
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
 import tasks
+from compose.errors import InvalidInputError
 from tasks import DATA_DIR, Task, get_task, load_task_data, register_task
+from tasks.builders import load_pickled_array
 
 
 def test_registry_suggests_close_names():
@@ -138,3 +143,20 @@ def test_real_sources_load_with_their_documented_sizes(name, train, test, shape,
     assert (len(train_split), len(test_split)) == (train, test)
     assert train_split.images.shape[1:] == shape
     assert np.bincount(test_split.labels, minlength=10).min() > 0, "every class in the test split"
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_package_pickles_are_read_as_numpy_arrays_only(capsys):
+    array = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    np.testing.assert_array_equal(
+        load_pickled_array(io.BytesIO(pickle.dumps(array)), "data.gz"), array
+    )
+    with pytest.raises(InvalidInputError, match=r"data.gz: refusing builtins.print"):
+        load_pickled_array(io.BytesIO(pickle.dumps(_RunsCode())), "data.gz")
+    assert "must never run" not in capsys.readouterr().out
+    with pytest.raises(InvalidInputError, match="expected a pickled NumPy array, got list"):
+        load_pickled_array(io.BytesIO(pickle.dumps([1, 2])), "data.gz")
