@@ -328,7 +328,7 @@ def test_constructor_rejects_bad_tasks_and_options():
         TaskSpec("x", (8, 8, 1), 1)
     with pytest.raises(ValueError, match="unknown norm_placement 'layer'; choose one of"):
         ComposedModel([DIGITS], norm_placement="layer")
-    with pytest.raises(ValueError, match="unknown head 'mlp'; choose one of: linear, paper"):
+    with pytest.raises(ValueError, match="unknown head 'mlp'; choose one of: linear, grid, paper"):
         ComposedModel([DIGITS], head="mlp")
 
 
