@@ -20,7 +20,7 @@ import types
 import numpy as np
 import tensorflow as tf
 
-from compose.core.layers import pooled_features
+from compose.core.layers import GRID_CELLS, pooled_features
 from compose.search.scoring import ProgramScorer
 
 
@@ -66,14 +66,17 @@ class ClosedFormScorer(ProgramScorer):
       fit: the :class:`tasks.Split` the probe is fitted on.
       held_out: the :class:`tasks.Split` that scores it (held out of training).
       ridge: relative ridge penalty (see :func:`ridge_predictions`).
-      grid: pooling grid (1: the global average only).  The default 2 also
+      grid: pooling grid (1: the global average only).  The default, the grid
+        head's 2 (:data:`compose.core.layers.GRID_CELLS`), also
         pools a 2x2 grid: on MNIST from Fashion-MNIST the program it chose
         trained to 0.81-0.84 where the global-average probe's chose 0.70
         (one seed each, validation split).
       candidates_per_call: most programs per call (bounds the memory held).
     """
 
-    def __init__(self, model, task, fit, held_out, ridge=1e-2, grid=2, candidates_per_call=4):
+    def __init__(
+        self, model, task, fit, held_out, ridge=1e-2, grid=GRID_CELLS, candidates_per_call=4
+    ):
         both = types.SimpleNamespace(
             images=np.concatenate([fit.images, held_out.images]),
             labels=np.concatenate([fit.labels, held_out.labels]),

@@ -1,7 +1,6 @@
 """One joint-training experiment from a config: data, model, programs, training,
 evaluation, and the artefacts left in the model dir."""
 
-import json
 import os
 import time
 
@@ -12,7 +11,7 @@ from compose.config import ExperimentConfig
 from compose.core.program import format_program, logits_near, validate_program
 from compose.core.statistics import refresh_statistics
 from compose.errors import MissingFileError, UnknownNameError
-from compose.files import write_json
+from compose.files import read_json, write_json
 from compose.plots import write_program_plots
 from compose.run_log import append_run_log
 from compose.seeds import derive_seed
@@ -247,8 +246,8 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
     if discretisation and model_dir:
         write_json(discretisation_path, discretisation)
     elif model_dir and tf.io.gfile.exists(discretisation_path):
-        with tf.io.gfile.GFile(discretisation_path) as stream:
-            discretisation = json.load(stream)  # discretised before an interruption
+        # discretised before an interruption
+        discretisation = read_json(discretisation_path, "discretisation record")
     trainer.train(train_config.steps, verbose=verbose)
     test = evaluate(model, test_splits, train_config.eval_batch_size)
     # Only functions of the final weights, so a resumed run reports what an
