@@ -78,7 +78,10 @@ def profile(trainer, steps):
         for line in plane.lines:
             for event in line.events:
                 name = metadata[event.metadata_id].name
-                if ":" not in name:  # executor and thread-pool bookkeeping, not ops
+                # Ops are "name:Type"; bookkeeping has no colon, and the
+                # enclosing function call ("EagerLocalExecute: __inference_...")
+                # has a space: counting it would count every op twice.
+                if ":" not in name or " " in name:
                     continue
                 op_name, op_type = name.rsplit(":", 1)
                 seconds[kind_of(op_name, op_type)] += event.duration_ps * 1e-12

@@ -51,3 +51,15 @@ def test_replicas_split_the_single_device_batch():
         for task in ("a", "b"):
             joined = np.concatenate([halves[2 * step][task], halves[2 * step + 1][task]])
             np.testing.assert_array_equal(joined, single[step][task])
+
+
+def test_batches_have_static_shapes_so_tasks_can_be_fused():
+    """The fused forward stacks tasks only when their batch sizes are known
+    when tracing; a dynamic batch dimension silently ran tasks one by one."""
+    for replicas in (1, 2):
+        context = tf.distribute.InputContext(num_replicas_in_sync=replicas)
+        spec = make_dataset_fn(splits(), 8, seed=1)(context).element_spec
+        per_replica = 8 // replicas
+        assert spec["a"][0].shape == (per_replica, 4, 4, 1)
+        assert spec["b"][0].shape == (per_replica, 2, 2, 3)
+        assert spec["a"][1].shape == (per_replica,)

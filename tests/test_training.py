@@ -28,10 +28,19 @@ def make_trainer(
     steps_per_loop=5,
     jit_compile=False,
     mixture_entropy_weight=0.0,
+    fuse_tasks=False,
 ):
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
-        model = ComposedModel(SPECS, bank_size=2, depth=2, channels=4, resolution=3, seed=init_seed)
+        model = ComposedModel(
+            SPECS,
+            bank_size=2,
+            depth=2,
+            channels=4,
+            resolution=3,
+            seed=init_seed,
+            fuse_tasks=fuse_tasks,
+        )
         optimizer = build_optimizer("adam", 1e-2, model.trainable_variables)
     names = [spec.name for spec in SPECS]
     objectives = [Supervised(name) for name in names]
@@ -90,6 +99,31 @@ def test_two_replicas_match_one_replica():
     double.train(10, verbose=False)
     assert double.model.path("bars").norm.moving_mean["project"].aggregation == "mean"
     for expected, got in zip(weights(single.model), weights(double.model), strict=True):
+        np.testing.assert_allclose(got, expected, atol=2e-3)
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_fused_training_runs_tasks_together_and_follows_per_task_training(replicas, monkeypatch):
+    """The trainer's batches have static sizes, so a fused model really runs
+    both tasks as one group, one replica or two, and learns what the per-task
+    path learns (up to float reassociation)."""
+    group_sizes = []
+    run_group = ComposedModel._run_group
+
+    def recording(self, paths, *args, **kwargs):
+        group_sizes.append(len(paths))
+        return run_group(self, paths, *args, **kwargs)
+
+    monkeypatch.setattr(ComposedModel, "_run_group", recording)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]) if replicas == 2 else None
+    per_task = make_trainer(strategy=strategy)
+    per_task.train(10, verbose=False)
+    assert set(group_sizes) == {1}
+    group_sizes.clear()
+    fused = make_trainer(strategy=strategy, fuse_tasks=True)
+    fused.train(10, verbose=False)
+    assert set(group_sizes) == {2}
+    for expected, got in zip(weights(per_task.model), weights(fused.model), strict=True):
         np.testing.assert_allclose(got, expected, atol=2e-3)
 
 

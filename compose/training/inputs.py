@@ -47,7 +47,12 @@ def make_dataset_fn(splits, global_batch_size, seed, start_step=0):
                     maxval=tf.shape(labels, out_type=tf.int64)[0],
                     dtype=tf.int64,
                 )
-                mine = positions[replica * per_replica : (replica + 1) * per_replica]
+                # tf.slice with a static size keeps the batch dimension known
+                # (a slice with tensor bounds would not, and the fused forward
+                # needs equal static batch sizes to stack the tasks).
+                mine = tf.slice(
+                    positions, [replica * per_replica], tf.constant([per_replica], tf.int64)
+                )
                 batch[task] = (tf.gather(images, mine), tf.gather(labels, mine))
             return batch
 
