@@ -78,10 +78,12 @@ def profile(trainer, steps):
         for line in plane.lines:
             for event in line.events:
                 name = metadata[event.metadata_id].name
-                # Ops are "name:Type"; bookkeeping has no colon, and the
-                # enclosing function call ("EagerLocalExecute: __inference_...")
-                # has a space: counting it would count every op twice.
-                if ":" not in name or " " in name:
+                # Ops are "name:Type".  Bookkeeping has no colon; the events
+                # that enclose ops have a space ("EagerLocalExecute:
+                # __inference_...") or are C++ scopes ("ExecutorState::Process",
+                # "KernelAndDeviceFunc::Run"): counting them would count every
+                # op's time twice.
+                if ":" not in name or " " in name or "::" in name:
                     continue
                 op_name, op_type = name.rsplit(":", 1)
                 seconds[kind_of(op_name, op_type)] += event.duration_ps * 1e-12

@@ -159,6 +159,16 @@ def test_fused_tasks_match_running_them_one_by_one(placement, head):
         )
 
 
+def test_fusing_tasks_whose_batch_sizes_differ_warns_and_runs_them_one_by_one():
+    model = ComposedModel(SHAPES, fuse_tasks=True, bank_size=3, depth=2, channels=8, resolution=4)
+    images = {s.name: random_images(s.image_shape, batch=4 + i) for i, s in enumerate(SHAPES)}
+    with pytest.warns(RuntimeWarning, match="batch sizes .* tasks run one by one"):
+        outputs = model(images)
+    assert {task: logits.shape[0] for task, logits in outputs.items()} == {
+        s.name: 4 + i for i, s in enumerate(SHAPES)
+    }
+
+
 def test_block_normalisation_travels_with_its_block():
     """Under ``block`` placement a re-ordered program, its statistics refreshed,
     is exactly the re-ordered blocks with their own scales and offsets."""

@@ -1,6 +1,7 @@
 """The composed model: one bank, many task programs."""
 
 import collections
+import warnings
 
 import keras
 import numpy as np
@@ -199,6 +200,14 @@ class ComposedModel(keras.Model):
             sizes = {task: images.shape[0] for task, images in inputs.items()}
             if None not in sizes.values() and len(set(sizes.values())) == 1:
                 groups = [list(inputs)]
+            else:
+                # Said aloud: this fallback once hid that training never fused.
+                warnings.warn(
+                    f"fuse_tasks is on but the batch sizes {sizes} are not all equal and "
+                    "known when traced, so the tasks run one by one",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
         outputs = {}
         for group in groups:
             outputs.update(
