@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -36,3 +39,13 @@ def test_branch_keeps_the_shape(name):
 def test_unknown_family_lists_known_ones():
     with pytest.raises(LookupError, match="unknown block family 'resnext'; known families: basic"):
         get_family("resnext")
+
+
+@pytest.mark.parametrize("package", ["blocks", "compose", "tasks"])
+def test_each_package_imports_first_in_a_fresh_interpreter(package):
+    """``blocks`` needs ``compose.errors`` and ``compose`` needs ``blocks``:
+    importing ``blocks`` first once failed on a partially initialised module."""
+    result = subprocess.run(
+        [sys.executable, "-c", f"import {package}"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]

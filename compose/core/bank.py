@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from blocks import get_family
+import blocks
 from compose.core.normalization import PLACEMENTS
 from compose.errors import InvalidInputError
 from compose.seeds import derive_seed
@@ -72,7 +72,7 @@ class BlockBank(keras.layers.Layer):
         self.channels = channels
         self.norm_placement = norm_placement
         self.seed = seed
-        self.family = get_family(block)
+        self.family = blocks.get_family(block)
         self.param_specs = self.family.param_specs(channels)
         self.norm_sites = self.family.norm_sites(channels)
 
