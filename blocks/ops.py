@@ -10,12 +10,14 @@ off (TF turns them on only for CPUs with AVX-512 VNNI/bf16 or AMX; on an AVX2
 Zen-2: "Gradients for grouped convolutions are not supported on CPU"), so a
 grouped convolution runs as one convolution per group.  Not as one batched
 matmul for 1x1 kernels: ``einsum('ntc,tcd->ntd')`` and a transposed
-``[T, N, C] @ [T, C, D]`` both move the pixels to put the task axis first,
-and on a 2-core Zen-2 at 2048 pixels x 3 tasks, forward and backward, they
-took 5.8 and 2.1 ms against 1.1 ms for one matmul per group (32 -> 192
-channels; 192 -> 32: 8.5, 4.1, 2.6 ms; docs/performance.md).  ``tf.nn``
-rather than ``keras.ops.conv``, which took a much slower path for grouped
-convolutions (measured 6x at 16x16x240).
+``[T, N, C] @ [T, C, D]`` both move the pixels to put the task axis first
+(``python -m benchmarks.grouped_conv``: the einsum took 1.9-2.4x this form's
+time on a 2-core Zen-2).  One *matmul* per group was faster still in that
+benchmark (0.39-0.64x), but not shown faster in whole training steps, which
+were measured in separate runs on a noisy machine (docs/performance.md); one
+convolution per group keeps a single code path with the one-task case.
+``tf.nn`` rather than ``keras.ops.conv``, which took a much slower path for
+grouped convolutions (measured 6x at 16x16x240).
 """
 
 import tensorflow as tf
