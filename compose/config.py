@@ -98,7 +98,13 @@ class TrainConfig:
     ``search_validation_examples`` held out of each task's training split."""
     search_budget: int = 50
     search_validation_examples: int = 1000
-    """At most a fifth of a task's training examples."""
+    """Examples held out of each task's training split to score a program
+    search (at most a fifth of the split); ``validation_examples``, when set,
+    is used instead."""
+    validation_examples: int = 0
+    """Examples held out of the end of each task's training split (at most a
+    fifth) and scored after training as ``validation_accuracy``: settings are
+    chosen on these, never on the test sets.  0: train on the whole split."""
     mixture_entropy_weight: float = 0.0
     """Weight of the learned programs' mean entropy in the loss; above 0
     pushes every layer toward one block."""
@@ -234,6 +240,7 @@ def validate(config: ExperimentConfig) -> None:
         ("train.program_search", one_of(train.program_search, ("argmax", *SEARCH_STRATEGIES))),
         ("train.search_budget", (train.search_budget >= 1, "must be >= 1")),
         ("train.search_validation_examples", (train.search_validation_examples >= 1, ">= 1")),
+        ("train.validation_examples", (train.validation_examples >= 0, ">= 0")),
         ("train.diagnostic_examples", (train.diagnostic_examples >= 1, "must be >= 1")),
         ("train.steps_per_loop", (train.steps_per_loop >= 1, "must be >= 1")),
         ("train.checkpoint_every", (train.checkpoint_every >= 1, "must be >= 1")),

@@ -9,7 +9,9 @@ import tensorflow as tf
 from conftest import TINY_MODEL_FLAGS, run_module
 
 from compose.config import ExperimentConfig
-from compose.training.experiment import run_experiment
+from compose.training.evaluate import evaluate
+from compose.training.experiment import format_table, run_experiment
+from tasks import get_task, load_task_data
 
 
 def checkpoint_values(model_dir):
@@ -70,3 +72,25 @@ def test_two_training_calls_in_one_process_give_the_same_weights():
         weights.append([np.array(v) for v in model.variables])
     for first, second in zip(*weights, strict=True):
         np.testing.assert_array_equal(first, second)
+
+
+def test_held_out_validation_examples_are_left_out_of_training_and_scored():
+    config = ExperimentConfig(tasks=["uci_digits"])
+    config.model.bank_size, config.model.depth = 3, 3
+    config.model.channels, config.model.resolution = 8, 4
+    config.train.steps = 20
+    config.train.validation_examples = 200
+    result = run_experiment(config, model_dir=None, verbose=False)
+    metrics = result["metrics"]
+    train, _ = load_task_data(get_task("uci_digits"), config.data_dir, config.tfds_dir)
+    rest, validation = train.split_off(200)
+    entry = metrics["tasks"]["uci_digits"]
+    assert entry["train_examples"] == len(rest) == len(train) - 200
+    assert entry["validation_examples"] == 200
+    splits = {"uci_digits": validation}
+    expected = evaluate(result["model"], splits, config.train.eval_batch_size)["uci_digits"][
+        "accuracy"
+    ]
+    assert entry["validation_accuracy"] == expected
+    assert metrics["mean_validation_accuracy"] == expected
+    assert "val acc" in format_table(metrics, result["programs"]).splitlines()[0]

@@ -1,7 +1,9 @@
 r"""Searches the programs of a trained model dir's tasks over its frozen bank.
 
-Candidates are scored on examples held out of each task's training split
-(``train.search_validation_examples`` of the model's config); the best
+Candidates are scored on the last examples of each task's training split
+(``train.validation_examples`` of the model's config, else
+``train.search_validation_examples``); the bank has not seen them only if the
+training run held them out too (``train.validation_examples``).  The best
 program's test accuracy is reported beside the starting program's; the relaxed
 strategy trains mixture logits on the rest of the training split
 (:mod:`compose.search.relaxed`).  Writes ``MODEL_DIR/search/programs.json``
@@ -46,6 +48,7 @@ def main(argv):
     from compose.core.program import format_program
     from compose.files import check_writable, write_atomically, write_json
     from compose.search import ProgramScorer, search_program
+    from compose.training.experiment import held_out_examples
     from compose.training.models import load_trained_model
     from tasks import get_task, load_task_data
 
@@ -58,8 +61,8 @@ def main(argv):
     report, lines = {}, []
     for task in tasks:
         train, test = load_task_data(get_task(task), config.data_dir, config.tfds_dir)
-        held_out = min(config.train.search_validation_examples, len(train) // 5)
-        train, validation = train.split_off(held_out)
+        held_out = held_out_examples(config.train, searching=True)
+        train, validation = train.split_off(min(held_out, len(train) // 5))
         print(
             f"{task}: {FLAGS.strategy} search, budget {FLAGS.budget}, from "
             f"{format_program(model.program(task))}",

@@ -157,6 +157,15 @@ def _softmax(logits):
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
+def held_out_examples(train_config, searching: bool) -> int:
+    """Examples to hold out of each training split: ``validation_examples``,
+    else ``search_validation_examples`` when a program search scores
+    candidates on them, else none (the caller caps it at a fifth of a split)."""
+    if train_config.validation_examples:
+        return train_config.validation_examples
+    return train_config.search_validation_examples if searching else 0
+
+
 def search_options(config: ExperimentConfig) -> dict | None:
     """``discretise_learned``'s search arguments from ``config`` (None: argmax)."""
     if config.train.program_search == "argmax":
@@ -186,10 +195,10 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
     }
     learning = train_config.program_learning != "none" and train_config.learning_fraction > 0
     validation = {}
-    if learning and train_config.program_search != "argmax":
+    held_out = held_out_examples(train_config, learning and train_config.program_search != "argmax")
+    if held_out:
         for name, (train, test) in data.items():
-            held_out = min(train_config.search_validation_examples, len(train) // 5)
-            train, validation[name] = train.split_off(held_out)
+            train, validation[name] = train.split_off(min(held_out, len(train) // 5))
             data[name] = (train, test)
     strategy = get_strategy(config.strategy, config.tpu)
     with strategy.scope():
@@ -250,6 +259,9 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
         discretisation = read_json(discretisation_path, "discretisation record")
     trainer.train(train_config.steps, verbose=verbose)
     test = evaluate(model, test_splits, train_config.eval_batch_size)
+    scored_validation = {}
+    if validation:
+        scored_validation = evaluate(model, validation, train_config.eval_batch_size)
     # Only functions of the final weights, so a resumed run reports what an
     # uninterrupted one does (training curves are in TensorBoard, timing in
     # run_log.jsonl).
@@ -261,6 +273,9 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
             "test_examples": len(data[name][1]),
             "train_examples": len(data[name][0]),
         }
+        if name in scored_validation:
+            entry["validation_accuracy"] = scored_validation[name]["accuracy"]
+            entry["validation_examples"] = len(validation[name])
         if name in discretisation:
             entry.update(
                 {
@@ -276,6 +291,10 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
     if discretisation:
         metrics["discretisation"] = discretisation
     metrics["mean_test_accuracy"] = float(np.mean([test[n]["accuracy"] for n in model.task_names]))
+    if scored_validation:
+        metrics["mean_validation_accuracy"] = float(
+            np.mean([scored_validation[n]["accuracy"] for n in model.task_names])
+        )
     programs = programs_report(model)
     wall_s = round(time.time() - started, 1)
     if model_dir:
@@ -304,20 +323,26 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
 
 
 def format_table(metrics: dict, programs: dict) -> str:
-    """The per-task test-accuracy table printed at the end of a run."""
-    rows = [("task", "test acc", "program", "shared", "own")]
+    """The per-task test-accuracy table printed at the end of a run (with a
+    ``val acc`` column when examples were held out of training)."""
+    validated = "mean_validation_accuracy" in metrics
+    rows = [
+        ("task", "test acc") + (("val acc",) if validated else ()) + ("program", "shared", "own")
+    ]
     for task, entry in metrics["tasks"].items():
         program = programs["programs"][task]
+        validation = (f"{entry['validation_accuracy']:.4f}",) if validated else ()
         rows.append(
-            (
-                task,
-                f"{entry['test_accuracy']:.4f}",
+            (task, f"{entry['test_accuracy']:.4f}")
+            + validation
+            + (
                 program["text"],
                 str(program["parameters"]["shared_params"]),
                 str(program["parameters"]["own_params"]),
             )
         )
-    rows.append(("mean", f"{metrics['mean_test_accuracy']:.4f}", "", "", ""))
+    mean_validation = (f"{metrics['mean_validation_accuracy']:.4f}",) if validated else ()
+    rows.append(("mean", f"{metrics['mean_test_accuracy']:.4f}") + mean_validation + ("", "", ""))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
