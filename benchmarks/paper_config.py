@@ -84,6 +84,7 @@ def main(argv):
         runs = []
         for seed in range(FLAGS.first_seed, FLAGS.first_seed + seeds):
             config = paper_config(steps, seed, learning)
+            print(f"{learning} seed {seed}: training {steps} steps...", flush=True)
             result = run_experiment(config, model_dir=None, verbose=False)
             images = steps * config.train.batch_size * len(TASKS)
             accuracy = {t: m["test_accuracy"] for t, m in result["metrics"]["tasks"].items()}
