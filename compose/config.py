@@ -39,7 +39,9 @@ class ModelConfig:
     ``task_layer`` gave 0.81 vs 0.80)."""
     head: str = "linear"
     """``linear`` (pool, dense), ``grid`` (global and 2x2-cell pooling, dense)
-    or ``paper`` (the authors' 128/256 head)."""
+    or ``paper`` (the authors' 128/256 head).  On the main job's validation
+    splits (one seed, docs/results.md) ``grid`` was 0.25 points above
+    ``linear``, less than the spread across seeds: not enough to switch."""
     fuse_tasks: bool = False
     """Run the tasks' bank layers as one grouped op per kind.  Off: on a
     2-core Zen-2 the fused step was 0.98x the per-task step at this shape and
