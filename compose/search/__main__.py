@@ -48,7 +48,7 @@ def main(argv):
     from compose.core.program import format_program
     from compose.files import check_writable, write_atomically, write_json
     from compose.search import ProgramScorer, search_program
-    from compose.training.experiment import held_out_examples
+    from compose.training.experiment import hold_out_validation
     from compose.training.models import load_trained_model
     from tasks import get_task, load_task_data
 
@@ -61,8 +61,7 @@ def main(argv):
     report, lines = {}, []
     for task in tasks:
         train, test = load_task_data(get_task(task), config.data_dir, config.tfds_dir)
-        held_out = held_out_examples(config.train, searching=True)
-        train, validation = train.split_off(min(held_out, len(train) // 5))
+        train, validation = hold_out_validation(train, config.train, searching=True)
         print(
             f"{task}: {FLAGS.strategy} search, budget {FLAGS.budget}, from "
             f"{format_program(model.program(task))}",

@@ -157,13 +157,17 @@ def _softmax(logits):
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
-def held_out_examples(train_config, searching: bool) -> int:
-    """Examples to hold out of each training split: ``validation_examples``,
-    else ``search_validation_examples`` when a program search scores
-    candidates on them, else none (the caller caps it at a fifth of a split)."""
-    if train_config.validation_examples:
-        return train_config.validation_examples
-    return train_config.search_validation_examples if searching else 0
+def hold_out_validation(train, train_config, searching: bool):
+    """``(rest, validation)`` of a task's training :class:`tasks.Split`: its
+    last ``validation_examples``, else ``search_validation_examples`` when a
+    program search scores candidates on them, at most a fifth of the split;
+    ``(train, None)`` when nothing is held out."""
+    count = train_config.validation_examples or (
+        train_config.search_validation_examples if searching else 0
+    )
+    if not count:
+        return train, None
+    return train.split_off(min(count, len(train) // 5))
 
 
 def search_options(config: ExperimentConfig) -> dict | None:
@@ -194,12 +198,13 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
         for name in config.tasks
     }
     learning = train_config.program_learning != "none" and train_config.learning_fraction > 0
+    searching = learning and train_config.program_search != "argmax"
     validation = {}
-    held_out = held_out_examples(train_config, learning and train_config.program_search != "argmax")
-    if held_out:
-        for name, (train, test) in data.items():
-            train, validation[name] = train.split_off(min(held_out, len(train) // 5))
-            data[name] = (train, test)
+    for name, (train, test) in data.items():
+        train, held_out = hold_out_validation(train, train_config, searching)
+        data[name] = (train, test)
+        if held_out is not None:
+            validation[name] = held_out
     strategy = get_strategy(config.strategy, config.tpu)
     with strategy.scope():
         model = build_model(config, initial_programs(config))
@@ -259,9 +264,9 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
         discretisation = read_json(discretisation_path, "discretisation record")
     trainer.train(train_config.steps, verbose=verbose)
     test = evaluate(model, test_splits, train_config.eval_batch_size)
-    scored_validation = {}
-    if validation:
-        scored_validation = evaluate(model, validation, train_config.eval_batch_size)
+    scored_validation = (
+        evaluate(model, validation, train_config.eval_batch_size) if validation else {}
+    )
     # Only functions of the final weights, so a resumed run reports what an
     # uninterrupted one does (training curves are in TensorBoard, timing in
     # run_log.jsonl).
@@ -325,24 +330,31 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
 def format_table(metrics: dict, programs: dict) -> str:
     """The per-task test-accuracy table printed at the end of a run (with a
     ``val acc`` column when examples were held out of training)."""
-    validated = "mean_validation_accuracy" in metrics
-    rows = [
-        ("task", "test acc") + (("val acc",) if validated else ()) + ("program", "shared", "own")
-    ]
+    rows = [("task", "test acc", "val acc", "program", "shared", "own")]
     for task, entry in metrics["tasks"].items():
         program = programs["programs"][task]
-        validation = (f"{entry['validation_accuracy']:.4f}",) if validated else ()
         rows.append(
-            (task, f"{entry['test_accuracy']:.4f}")
-            + validation
-            + (
+            (
+                task,
+                f"{entry['test_accuracy']:.4f}",
+                f"{entry.get('validation_accuracy', 0.0):.4f}",
                 program["text"],
                 str(program["parameters"]["shared_params"]),
                 str(program["parameters"]["own_params"]),
             )
         )
-    mean_validation = (f"{metrics['mean_validation_accuracy']:.4f}",) if validated else ()
-    rows.append(("mean", f"{metrics['mean_test_accuracy']:.4f}") + mean_validation + ("", "", ""))
+    rows.append(
+        (
+            "mean",
+            f"{metrics['mean_test_accuracy']:.4f}",
+            f"{metrics.get('mean_validation_accuracy', 0.0):.4f}",
+            "",
+            "",
+            "",
+        )
+    )
+    if "mean_validation_accuracy" not in metrics:
+        rows = [row[:2] + row[3:] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
