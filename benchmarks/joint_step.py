@@ -8,7 +8,9 @@ MNIST/USPS/Fashion-MNIST shapes), each with a batch of 32 per task, the same
   per_task    the T tasks' bank layers one task after another (``fuse_tasks`` off);
   fused       the T tasks stacked on channels, each layer one grouped op per kind;
   single      one task at batch T x B (the floor a fused step can reach);
-  bf16_fused  ``fused`` computing in bfloat16 (variables and statistics float32);
+  bf16_per_task, bf16_fused
+              ``per_task`` and ``fused`` computing in bfloat16 (variables and
+              statistics float32);
   sampled     ``fused`` while learning programs (straight-through samples), for
               ``relaxed_over_hard`` against the hard-program step.
 
@@ -127,6 +129,9 @@ def measure(name, steps, repeats):
         "per_task": make_trainer(specs, shape, BATCH, steps, fuse_tasks=False),
         "fused": make_trainer(specs, shape, BATCH, steps, fuse_tasks=True),
         "single": make_trainer(specs[:1], shape, BATCH * len(specs), steps),
+        "bf16_per_task": make_trainer(
+            specs, shape, BATCH, steps, fuse_tasks=False, precision="bfloat16"
+        ),
         "bf16_fused": make_trainer(
             specs, shape, BATCH, steps, fuse_tasks=True, precision="bfloat16"
         ),
@@ -154,9 +159,11 @@ def measure(name, steps, repeats):
         "per_task_img_s": round(img_s["per_task"], 1),
         "fused_img_s": round(img_s["fused"], 1),
         "single_task_img_s": round(img_s["single"], 1),
+        "bf16_per_task_img_s": round(img_s["bf16_per_task"], 1),
         "bf16_fused_img_s": round(img_s["bf16_fused"], 1),
         "fused_over_per_task": round(step_s["per_task"] / step_s["fused"], 3),
         "fused_step_over_single_step": round(step_s["fused"] / step_s["single"], 3),
+        "bf16_over_fp32_per_task": round(step_s["per_task"] / step_s["bf16_per_task"], 3),
         "bf16_over_fp32_fused": round(step_s["fused"] / step_s["bf16_fused"], 3),
         "relaxed_over_hard": round(step_s["sampled"] / step_s["fused"], 3),
         "max_rel_diff": max_rel_diff(specs, shape),
@@ -170,7 +177,7 @@ def main(argv):
     reference = matmul_gflop_s()
     results = {name: measure(name, steps, repeats) for name in FLAGS.shapes}
     for entry in results.values():
-        for key in ("fused_img_s", "bf16_fused_img_s"):
+        for key in ("per_task_img_s", "fused_img_s", "bf16_per_task_img_s", "bf16_fused_img_s"):
             entry[f"{key}_per_matmul_gflop_s"] = round(entry[key] / reference, 4)
     print(
         json.dumps(

@@ -15,6 +15,9 @@ Two ways of learning the programs, each over ``--seeds`` seeds (medians):
   ``mixed``    the paper's method: each layer runs the softmax mixture of the
                blocks' weights for all 500 steps, and is served as mixtures.
 
+``--precision=bfloat16`` computes in bfloat16 (variables and normalisation
+statistics float32), for CPUs with bf16 instructions and TPUs.
+
 ``img_s`` is training images per second over the whole run (all tasks),
 median over seeds; ``matmul_gflop_s`` a same-run fp32 2048x2048 matmul rate,
 so the speed can be compared across processors.
@@ -34,6 +37,7 @@ from absl import app, flags, logging  # noqa: E402
 
 from benchmarks.reference import matmul_gflop_s  # noqa: E402
 from compose.config import ExperimentConfig  # noqa: E402
+from compose.core.layers import PRECISIONS  # noqa: E402
 from compose.run_log import processor  # noqa: E402
 from compose.training.experiment import run_experiment  # noqa: E402
 from tasks import default_data_dir, default_tfds_dir  # noqa: E402
@@ -45,6 +49,7 @@ flags.DEFINE_integer(
     "first_seed", 0, "Run seeds first_seed, first_seed + 1, ... (to split a long run in parts)."
 )
 flags.DEFINE_list("variants", ["sampled", "mixed"], "Program learning of each variant.")
+flags.DEFINE_enum("precision", "float32", list(PRECISIONS), "Compute precision (model.precision).")
 FLAGS = flags.FLAGS
 
 TASKS = ["mnist_partial", "usps", "fashion_mnist"]
@@ -58,7 +63,13 @@ def paper_config(steps, seed, learning) -> ExperimentConfig:
         tfds_dir=default_tfds_dir(),
     )
     config.model = dataclasses.replace(
-        config.model, bank_size=4, depth=16, channels=40, resolution=16, head="paper"
+        config.model,
+        bank_size=4,
+        depth=16,
+        channels=40,
+        resolution=16,
+        head="paper",
+        precision=FLAGS.precision,
     )
     config.train = dataclasses.replace(
         config.train,
@@ -127,6 +138,7 @@ def main(argv):
                 "processor": processor(),
                 "matmul_gflop_s": round(reference, 1),
                 "variant": FLAGS.variants[0],
+                "precision": FLAGS.precision,
                 "tasks": main_variant["tasks"],
                 "mean": main_variant["mean"],
                 "img_s": main_variant["img_s"],
