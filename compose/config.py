@@ -50,7 +50,7 @@ class ModelConfig:
     precision: str = "float32"
     """``float32`` or ``bfloat16`` compute (variables and statistics stay float32).
     On a 2-core Zen-4 with bf16 instructions ``bfloat16`` made the step
-    1.26-1.31x faster at equal accuracy (main job, 3 seeds: 0.9252 vs 0.9221);
+    1.26-1.36x faster at equal accuracy (main job, 3 seeds: 0.9252 vs 0.9221);
     on CPUs without them it is emulated and 3-4x slower (docs/results.md).
     ``float32`` stays the default so one command gives one result everywhere."""
 
