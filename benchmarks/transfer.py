@@ -5,8 +5,9 @@ animal silhouettes) as the main job does; each target task is then learned
 from a source task in every mode of :mod:`compose.grow.transfer` (head,
 program, program_norm, gated, full), with the same steps, batch, learning
 rate and training examples.  ``program`` chooses its program by closed-form
-search on examples held out of the target's training split; test sets give
-only the final numbers.  ``new_params`` counts the values the target added
+search, then a short race of finalists (``TransferOptions.race_fraction``),
+both judged on examples held out of the target's training split; test sets
+give only the final numbers.  ``new_params`` counts the values the target added
 (``compose.grow.transfer.new_parameter_count``); ``program_changed`` says
 whether the chosen program differs from the source's.
 
@@ -79,9 +80,11 @@ def main(argv):
                 "new_params": runs[0]["new_params"],
                 "program_changed": any(r["program_changed"] for r in runs),
                 "programs": [r["program"] for r in runs],
+                "stems": [r["stem"] for r in runs],
                 "wall_s": statistics.median(r["wall_s"] for r in runs),
             }
             for key in (
+                "race_steps",
                 "candidates_scored",
                 "search_s",
                 "closed_form_accuracy",

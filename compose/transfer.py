@@ -33,6 +33,12 @@ flags.DEFINE_float("learning_rate", DEFAULTS.learning_rate, "Adam learning rate.
 flags.DEFINE_integer(
     "search_budget", DEFAULTS.search_budget, "Program modes: candidate programs scored."
 )
+flags.DEFINE_float(
+    "race_fraction",
+    DEFAULTS.race_fraction,
+    "Program modes: share of steps each finalist trains before the best on held-out "
+    "examples goes on (0: keep the closed-form choice).",
+)
 flags.DEFINE_float("gate_sparsity", DEFAULTS.gate_sparsity, "Gated mode: L1 weight on gates.")
 flags.DEFINE_bool(
     "closed_form_head",
@@ -73,6 +79,7 @@ def main(argv):
             batch_size=FLAGS.batch_size,
             learning_rate=FLAGS.learning_rate,
             search_budget=FLAGS.search_budget,
+            race_fraction=FLAGS.race_fraction,
             gate_sparsity=FLAGS.gate_sparsity,
             closed_form_head=FLAGS.closed_form_head,
             seed=FLAGS.seed,
@@ -83,7 +90,8 @@ def main(argv):
         print(
             f"  test accuracy {report['test_accuracy']:.4f}, new parameters "
             f"{report['new_params']}, program {format_program(report['program'])}"
-            f"{' (changed)' if report['program_changed'] else ''}, {report['wall_s']}s",
+            f"{' (changed)' if report['program_changed'] else ''}, stem {report['stem']}, "
+            f"{report['wall_s']}s",
             flush=True,
         )
         mode_dir = os.path.join(output_dir, mode)

@@ -1,5 +1,6 @@
 """Transfer to a new task: what each mode trains, what it leaves bit-identical, what it adds."""
 
+import dataclasses
 import json
 
 import keras
@@ -86,6 +87,26 @@ def test_program_mode_chooses_the_best_closed_form_candidate_and_reports_the_sea
     assert report["search_s"] > 0
 
 
+def test_program_mode_races_the_finalists_and_keeps_the_best_on_held_out_examples():
+    old = trained_two_task_model()
+    options = TransferOptions(mode="program", steps=40, batch_size=16, search_budget=10)
+    grown, report = transfer_task(old, NEW, new_task_split(), "bars", options, verbose=False)
+    race = report["race"]
+    assert report["race_steps"] == 10
+    pairs = [(entry["stem_from"], entry["program"]) for entry in race]
+    assert pairs[0][0] == "bars"  # the closed-form choice, through the source's stem
+    assert ("bars", [0, 1, 1]) in pairs and ("dots", [2, 0]) in pairs
+    assert len(set(map(str, pairs))) == len(pairs)  # duplicates are raced once
+    best = max(race, key=lambda entry: entry["accuracy"])
+    assert report["program"] == best["program"] == grown.program("halves")
+    stem = {"bars": "from the source", "dots": "new (dots's image channels differ)"}
+    assert report["stem"] == stem[best["stem_from"]]
+
+    unraced = dataclasses.replace(options, race_fraction=0.0)
+    grown, report = transfer_task(old, NEW, new_task_split(), "bars", unraced, verbose=False)
+    assert "race" not in report and report["stem"] == "from the source"
+
+
 def test_gated_mode_counts_only_open_deltas_of_blocks_it_runs():
     old = trained_two_task_model()
     options = TransferOptions(mode="gated", steps=20, batch_size=16, gate_sparsity=0.0)
@@ -133,6 +154,7 @@ def test_a_new_gated_task_starts_exactly_on_the_shared_blocks():
         ({"gate_fraction": 1.0}, r"gate_fraction must be in \(0, 1\)"),
         ({"search_budget": 0}, "search_budget must be >= 1"),
         ({"gate_sparsity": -1.0}, "gate_sparsity must be >= 0"),
+        ({"race_fraction": 1.0}, r"race_fraction must be in \[0, 1\)"),
     ],
 )
 def test_bad_options_are_refused_with_the_field_named(change, message):
