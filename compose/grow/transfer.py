@@ -108,10 +108,16 @@ class TransferOptions:
 
     def __post_init__(self):
         checks = [
-            (self.mode in MODES, f"mode must be one of {', '.join(MODES)}, got {self.mode!r}"),
+            (
+                self.mode in MODES,
+                f"mode must be one of {', '.join(MODES)}, got {self.mode!r}",
+            ),
             (self.steps >= 0, f"steps must be >= 0, got {self.steps}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
-            (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
+            (
+                self.learning_rate > 0,
+                f"learning_rate must be > 0, got {self.learning_rate}",
+            ),
             (self.search_examples >= 1, "search_examples must be >= 1"),
             (self.fit_examples >= 1, "fit_examples must be >= 1"),
             (self.search_budget >= 1, "search_budget must be >= 1"),
@@ -126,7 +132,13 @@ class TransferOptions:
 
 
 def transfer_task(
-    model, spec, train, source_task, options=TransferOptions(), strategy=None, verbose=True
+    model,
+    spec,
+    train,
+    source_task,
+    options=TransferOptions(),
+    strategy=None,
+    verbose=True,
 ):
     """Learns the new task ``spec`` on ``train`` over ``model``'s frozen bank.
 
@@ -167,20 +179,22 @@ def transfer_task(
     if options.mode in PROGRAM_MODES and race_steps:
         finalists += [(task, model.program(task)) for task in model.task_names]
         finalists = list({(t, tuple(p)): (t, p) for t, p in finalists}.values())
-    runs = [_ready(model, spec, train, *finalist, options, strategy) for finalist in finalists]
-    if len(runs) > 1:
-        race = []
-        for (task, candidate), (grown, trainer, _, _) in zip(finalists, runs, strict=True):
-            trainer.train(race_steps, verbose=False)
-            accuracy = evaluate(grown, {spec.name: held_out})[spec.name]["accuracy"]
-            race.append({"stem_from": task, "program": list(candidate), "accuracy": accuracy})
-            if verbose:
-                print(f"  race: {task}'s stem, program {list(candidate)}: {accuracy:.4f}")
-        best = max(range(len(race)), key=lambda i: race[i]["accuracy"])
-        stem_task = finalists[best][0]
-        runs = [runs[best]]
+    if len(finalists) == 1:
+        run = _ready(model, spec, train, stem_task, program, options, strategy)
+    else:
+        run, stem_task, race = _race(
+            model,
+            spec,
+            train,
+            held_out,
+            finalists,
+            race_steps,
+            options,
+            strategy,
+            verbose,
+        )
         report.update(race=race, race_steps=race_steps)
-    grown, trainer, variables, closed_form = runs[0]
+    grown, trainer, variables, closed_form = run
     path = grown.path(spec.name)
     same_channels = model.path(stem_task).spec.image_shape[-1] == spec.image_shape[-1]
     stem_from = "the source" if stem_task == source_task else stem_task
@@ -204,7 +218,7 @@ def transfer_task(
         # full mode runs clones of the source's blocks: the same program, its own copies
         program_changed=options.mode in PROGRAM_MODES and final_program != source_program,
         new_params=new_parameter_count(
-            grown, spec.name, variables, _clones(model, source_program, options)
+            grown, spec.name, variables, _clones(source_program, options)
         ),
         steps=options.steps,
         train_examples=len(train),
@@ -213,7 +227,27 @@ def transfer_task(
     return grown, report
 
 
-def _clones(model, program, options):
+def _race(model, spec, train, held_out, finalists, steps, options, strategy, verbose):
+    """Trains each ``(stem task, program)`` finalist ``steps`` steps (see
+    :func:`_ready`); returns ``(the run most accurate on held_out, its stem
+    task, every finalist's accuracy)``, holding one losing run at a time."""
+    best, race = None, []
+    for task, program in finalists:
+        run = _ready(model, spec, train, task, program, options, strategy)
+        run[1].train(steps, verbose=False)
+        accuracy = evaluate(run[0], {spec.name: held_out})[spec.name]["accuracy"]
+        race.append({"stem_from": task, "program": list(program), "accuracy": accuracy})
+        if verbose:
+            print(
+                f"  race: {task}'s stem, program {list(program)}: {accuracy:.4f}",
+                flush=True,
+            )
+        if best is None or accuracy > best[0]:
+            best = (accuracy, run, task)
+    return best[1], best[2], race
+
+
+def _clones(program, options):
     """Full mode's parents of the clones: the program's distinct blocks."""
     return list(dict.fromkeys(program)) if options.mode == "full" else []
 
@@ -222,12 +256,17 @@ def _added(model, spec, stem_task, program, options, strategy):
     """``model`` plus ``spec`` running ``program`` (full mode: clones of its
     blocks), its stem (when the image channels match) and normalisation
     copied from ``stem_task``."""
-    clones = _clones(model, program, options)
+    clones = _clones(program, options)
     if clones:
         program = [model.bank_size + clones.index(block) for block in program]
     with strategy.scope():
         grown = add_task(
-            model, spec, program, clones, gated=options.mode == "gated", seed=options.seed
+            model,
+            spec,
+            program,
+            clones,
+            gated=options.mode == "gated",
+            seed=options.seed,
         )
     stem_source = model.path(stem_task)
     same_channels = stem_source.spec.image_shape[-1] == spec.image_shape[-1]
