@@ -108,16 +108,10 @@ class TransferOptions:
 
     def __post_init__(self):
         checks = [
-            (
-                self.mode in MODES,
-                f"mode must be one of {', '.join(MODES)}, got {self.mode!r}",
-            ),
+            (self.mode in MODES, f"mode must be one of {', '.join(MODES)}, got {self.mode!r}"),
             (self.steps >= 0, f"steps must be >= 0, got {self.steps}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
-            (
-                self.learning_rate > 0,
-                f"learning_rate must be > 0, got {self.learning_rate}",
-            ),
+            (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
             (self.search_examples >= 1, "search_examples must be >= 1"),
             (self.fit_examples >= 1, "fit_examples must be >= 1"),
             (self.search_budget >= 1, "search_budget must be >= 1"),
@@ -132,13 +126,7 @@ class TransferOptions:
 
 
 def transfer_task(
-    model,
-    spec,
-    train,
-    source_task,
-    options=TransferOptions(),
-    strategy=None,
-    verbose=True,
+    model, spec, train, source_task, options=TransferOptions(), strategy=None, verbose=True
 ):
     """Learns the new task ``spec`` on ``train`` over ``model``'s frozen bank.
 
@@ -164,8 +152,7 @@ def transfer_task(
     """
     started = time.time()
     strategy = strategy or tf.distribute.get_strategy()
-    model.path(source_task)  # an unknown source is named before any work
-    source_program = model.program(source_task)
+    source_program = model.program(source_task)  # LookupError naming the model's tasks
     held_out_count = min(options.search_examples, len(train) // 5)
     train, held_out = train.split_off(held_out_count)
     report = {"mode": options.mode, "source_task": source_task}
@@ -183,23 +170,16 @@ def transfer_task(
         run = _ready(model, spec, train, stem_task, program, options, strategy)
     else:
         run, stem_task, race = _race(
-            model,
-            spec,
-            train,
-            held_out,
-            finalists,
-            race_steps,
-            options,
-            strategy,
-            verbose,
+            model, spec, train, held_out, finalists, race_steps, options, strategy, verbose
         )
         report.update(race=race, race_steps=race_steps)
     grown, trainer, variables, closed_form = run
     path = grown.path(spec.name)
-    same_channels = model.path(stem_task).spec.image_shape[-1] == spec.image_shape[-1]
     stem_from = "the source" if stem_task == source_task else stem_task
     report["stem"] = (
-        f"from {stem_from}" if same_channels else f"new ({stem_from}'s image channels differ)"
+        f"from {stem_from}"
+        if _stem_copies(model, stem_task, spec)
+        else f"new ({stem_from}'s image channels differ)"
     )
     if options.closed_form_head:
         report["closed_form_head_accuracy"] = closed_form
@@ -234,17 +214,20 @@ def _race(model, spec, train, held_out, finalists, steps, options, strategy, ver
     best, race = None, []
     for task, program in finalists:
         run = _ready(model, spec, train, task, program, options, strategy)
-        run[1].train(steps, verbose=False)
-        accuracy = evaluate(run[0], {spec.name: held_out})[spec.name]["accuracy"]
+        grown, trainer, _, _ = run
+        trainer.train(steps, verbose=False)
+        accuracy = evaluate(grown, {spec.name: held_out})[spec.name]["accuracy"]
         race.append({"stem_from": task, "program": list(program), "accuracy": accuracy})
         if verbose:
-            print(
-                f"  race: {task}'s stem, program {list(program)}: {accuracy:.4f}",
-                flush=True,
-            )
+            print(f"  race: {task}'s stem, program {list(program)}: {accuracy:.4f}", flush=True)
         if best is None or accuracy > best[0]:
             best = (accuracy, run, task)
     return best[1], best[2], race
+
+
+def _stem_copies(model, stem_task, spec) -> bool:
+    """Whether ``stem_task``'s stem can be copied to ``spec``: same image channels."""
+    return model.path(stem_task).spec.image_shape[-1] == spec.image_shape[-1]
 
 
 def _clones(program, options):
@@ -261,16 +244,10 @@ def _added(model, spec, stem_task, program, options, strategy):
         program = [model.bank_size + clones.index(block) for block in program]
     with strategy.scope():
         grown = add_task(
-            model,
-            spec,
-            program,
-            clones,
-            gated=options.mode == "gated",
-            seed=options.seed,
+            model, spec, program, clones, gated=options.mode == "gated", seed=options.seed
         )
-    stem_source = model.path(stem_task)
-    same_channels = stem_source.spec.image_shape[-1] == spec.image_shape[-1]
-    grown.path(spec.name).copy_from(stem_source, ("stem", "norm") if same_channels else ("norm",))
+    parts = ("stem", "norm") if _stem_copies(model, stem_task, spec) else ("norm",)
+    grown.path(spec.name).copy_from(model.path(stem_task), parts)
     return grown
 
 
