@@ -11,7 +11,7 @@ import json
 from compose.errors import InvalidInputError, UnknownNameError
 from tasks import DEFAULT_SUITE
 
-PROGRAM_LEARNING = ("sampled", "mixed", "none")
+PROGRAM_LEARNING = ("sampled", "uniform", "mixed", "none")
 INITIAL_PROGRAMS = ("cycle", "random")
 NORM_PLACEMENTS = ("task_layer", "block")
 HEADS = ("linear", "grid", "paper")
@@ -72,8 +72,13 @@ class TrainConfig:
     """How programs are learned during the first ``learning_fraction`` of the
     steps: ``sampled`` (every forward pass runs a hard program drawn from each
     layer's softmax, straight-through gradients; discretising changes
-    nothing), ``mixed`` (the paper's weight mixing; with ``learning_fraction``
-    1 the model is served as mixtures) or ``none`` (programs stay as given)."""
+    nothing), ``uniform`` (single-path one-shot training, Guo et al. 2020:
+    every step runs a program drawn uniformly, the logits never move, so every
+    block learns to work at every depth; needs a ``program_search`` to pick
+    the programs after), ``mixed`` (the paper's weight mixing; with
+    ``learning_fraction`` 1 the model is served as mixtures) or ``none``
+    (programs stay as given).  None of them beats fixed random programs on
+    the main job (``benchmarks.programs``, docs/results.md)."""
     initial_programs: str = "cycle"
     """Programs before learning: ``cycle`` (0, 1, .., K-1, 0, ..) or
     ``random``; ``programs_file`` overrides them."""
@@ -103,6 +108,13 @@ class TrainConfig:
     the argmax over the bank as it is then, scoring candidates on
     ``search_validation_examples`` held out of each task's training split."""
     search_budget: int = 50
+    standing_candidates: int = 0
+    """When above 0, each learned program is scored at the moment it is fixed
+    against this many random programs and all its single-position changes
+    over the bank as it is then (:func:`compose.search.standing.program_standing`,
+    on the held-out examples); recorded in ``discretisation.json`` and drawn
+    in ``programs.png``.  Costs one forward pass over the held-out examples
+    per candidate, so 0 by default."""
     search_validation_examples: int = 1000
     """Examples held out of each task's training split to score a program
     search (at most a fifth of the split); ``validation_examples``, when set,
@@ -239,12 +251,21 @@ def validate(config: ExperimentConfig) -> None:
                 "to learn from near them",
             ),
         ),
+        (
+            "train.program_learning",
+            (
+                train.program_learning != "uniform" or train.program_search != "argmax",
+                "is 'uniform', whose logits never move, so train.program_search must name a "
+                f"search to pick the programs (one of {', '.join(SEARCH_STRATEGIES)}), not argmax",
+            ),
+        ),
         ("train.learning_fraction", (0.0 <= train.learning_fraction <= 1.0, "must be in [0, 1]")),
         ("train.mixture_init_stddev", (train.mixture_init_stddev >= 0, "must be >= 0")),
         ("train.final_temperature", (train.final_temperature > 0, "must be > 0")),
         ("train.mixture_entropy_weight", (train.mixture_entropy_weight >= 0, "must be >= 0")),
         ("train.program_search", one_of(train.program_search, ("argmax", *SEARCH_STRATEGIES))),
         ("train.search_budget", (train.search_budget >= 1, "must be >= 1")),
+        ("train.standing_candidates", (train.standing_candidates >= 0, "must be >= 0")),
         ("train.search_validation_examples", (train.search_validation_examples >= 1, ">= 1")),
         ("train.validation_examples", (train.validation_examples >= 0, ">= 0")),
         ("train.diagnostic_examples", (train.diagnostic_examples >= 1, "must be >= 1")),

@@ -2,7 +2,10 @@
 
 One heat-map panel per task, rows = layers, columns = bank blocks: the soft
 mixture at the end of the relaxed phase (when the run had one) above the hard
-program the task ends with.  Written as ``programs.png`` in the model dir and
+program the task ends with; when the run scored the kept programs' standing
+(``train.standing_candidates``), a bottom row of histograms: the held-out
+accuracy of the random programs and single-position changes scored over the
+bank at that moment, the kept program marked.  Written as ``programs.png`` in the model dir and
 as an image in its TensorBoard logs (``plots/``).
 
   python -m compose.plots --model_dir=runs/main
@@ -32,6 +35,25 @@ def one_hot_program(program, depth, bank_size) -> np.ndarray:
     return grid
 
 
+def standing_histogram(axis, standing: dict | None, first: bool) -> None:
+    """Held-out accuracies of the candidates scored when the program was kept,
+    the kept one's as a red line (``standing`` of :mod:`compose.search.standing`)."""
+    if standing is None:
+        axis.axis("off")
+        return
+    bins = np.linspace(0.0, 1.0, 41)
+    axis.hist(standing["random_accuracies"], bins=bins, color="0.6", label="random")
+    axis.hist(
+        standing["change_accuracies"], bins=bins, color="tab:blue", alpha=0.6, label="1 change"
+    )
+    axis.axvline(standing["kept_accuracy"], color="tab:red", label="kept")
+    axis.set_xlabel("held-out accuracy")
+    axis.set_title(f"kept above {standing['percentile']:.0f}% of random", fontsize=8)
+    if first:
+        axis.set_ylabel("candidates")
+        axis.legend(fontsize=6)
+
+
 def program_figure(programs: dict, discretisation: dict | None = None):
     """The figure for a ``programs.json`` content (and ``metrics["discretisation"]``)."""
     depth, bank_size = programs["depth"], programs["bank_size"]
@@ -44,12 +66,23 @@ def program_figure(programs: dict, discretisation: dict | None = None):
     rows = [("mixture at discretisation", soft)] if soft else []
     hard = {t: one_hot_program(programs["programs"][t]["program"], depth, bank_size) for t in tasks}
     rows.append(("program", hard))
+    standing = {
+        t: entry["standing"]
+        for t, entry in (discretisation or {}).items()
+        if "standing" in entry and t in programs["programs"]
+    }
     figure, axes = plt.subplots(
-        len(rows),
+        len(rows) + bool(standing),
         len(tasks),
-        figsize=(1.2 + 0.45 * bank_size * len(tasks), 0.9 + 0.32 * depth * len(rows)),
+        figsize=(
+            1.2 + 0.45 * bank_size * len(tasks),
+            0.9 + 0.32 * depth * len(rows) + 2.0 * bool(standing),
+        ),
         squeeze=False,
     )
+    for column, task in enumerate(tasks):
+        if standing:
+            standing_histogram(axes[-1][column], standing.get(task), first=column == 0)
     for row, (kind, grids) in enumerate(rows):
         for column, task in enumerate(tasks):
             axis = axes[row][column]

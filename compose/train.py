@@ -40,7 +40,9 @@ flags.DEFINE_string(
 flags.DEFINE_integer("steps", None, "Training steps.")
 flags.DEFINE_integer("batch_size", None, "Global batch of every task per step.")
 flags.DEFINE_float("learning_rate", None, "Learning rate.")
-flags.DEFINE_string("program_learning", None, "sampled | mixed | none: how programs are learned.")
+flags.DEFINE_string(
+    "program_learning", None, "sampled | uniform | mixed | none: how programs are learned."
+)
 flags.DEFINE_string(
     "programs_file", None, 'Start from these programs: {"task": [indices]} or a programs.json.'
 )

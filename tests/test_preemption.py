@@ -13,7 +13,14 @@ from conftest import REPO
 STEPS = 120
 
 
-def command(model_dir, data_dir):
+UNIFORM_SEARCH = (
+    "train.program_learning=uniform,train.program_search=local,train.search_budget=30,"
+    "train.learning_fraction=0.3,train.validation_examples=200"
+)
+"""Single-path training to step 36, then a program search on held-out examples."""
+
+
+def command(model_dir, data_dir, override=""):
     return [
         sys.executable,
         "-m",
@@ -26,7 +33,8 @@ def command(model_dir, data_dir):
         "--channels=8",
         "--resolution=4",
         # A checkpoint after every 10-step loop; programs learned until step 36.
-        "--params_override=train.checkpoint_every=10,train.steps_per_loop=10",
+        "--params_override=train.checkpoint_every=10,train.steps_per_loop=10"
+        + (f",{override}" if override else ""),
     ]
 
 
@@ -42,10 +50,10 @@ def newest_checkpoint_step(model_dir):
     return int(found.group(1)) if found else 0
 
 
-def kill_after_checkpoint(model_dir, data_dir, step):
+def kill_after_checkpoint(model_dir, data_dir, step, override=""):
     """Starts the binary and SIGKILLs it once a checkpoint at or past ``step`` exists."""
     process = subprocess.Popen(
-        command(model_dir, data_dir),
+        command(model_dir, data_dir, override),
         cwd=REPO,
         env=ENV,
         stdout=subprocess.DEVNULL,
@@ -61,9 +69,14 @@ def kill_after_checkpoint(model_dir, data_dir, step):
     return newest_checkpoint_step(model_dir)
 
 
-def run_to_end(model_dir, data_dir):
+def run_to_end(model_dir, data_dir, override=""):
     result = subprocess.run(
-        command(model_dir, data_dir), cwd=REPO, env=ENV, capture_output=True, text=True, timeout=600
+        command(model_dir, data_dir, override),
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
@@ -91,3 +104,22 @@ def test_killed_twice_and_rerun_ends_exactly_like_an_uninterrupted_run(tmp_path,
     got_tasks, got_programs = results(preempted)
     assert got_programs == expected_programs
     assert got_tasks == expected_tasks  # accuracies and losses, bit for bit
+
+
+def test_killed_during_the_program_search_and_rerun_ends_exactly_like_an_uninterrupted_run(
+    tmp_path, shared_data_dir
+):
+    uninterrupted = tmp_path / "uninterrupted"
+    run_to_end(uninterrupted, shared_data_dir, UNIFORM_SEARCH)
+
+    preempted = tmp_path / "preempted"
+    # The checkpoint at step 36 is written just before the search starts.
+    killed_at = kill_after_checkpoint(preempted, shared_data_dir, 36, UNIFORM_SEARCH)
+    assert 36 <= killed_at < STEPS and not (preempted / "discretisation.json").exists()
+    output = run_to_end(preempted, shared_data_dir, UNIFORM_SEARCH)
+    assert f"resumed from step {killed_at}" in output
+
+    expected_tasks, expected_programs = results(uninterrupted)
+    got_tasks, got_programs = results(preempted)
+    assert got_programs == expected_programs
+    assert got_tasks == expected_tasks

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from compose.config import ExperimentConfig
-from compose.core.program import format_program, logits_near, validate_program
+from compose.core.program import format_program, logits_near, unpad_program, validate_program
 from compose.core.statistics import refresh_statistics
 from compose.errors import MissingFileError, UnknownNameError
 from compose.files import read_json, write_json
@@ -20,7 +20,7 @@ from compose.training.evaluate import evaluate
 from compose.training.models import build_model, read_programs_file
 from compose.training.objectives import Supervised, mixture_entropy
 from compose.training.schedules import annealer
-from compose.training.trainer import Trainer, build_optimizer
+from compose.training.trainer import Trainer, build_optimizer, trained_variables
 from tasks import get_task, load_task_data
 
 
@@ -83,7 +83,12 @@ def programs_report(model) -> dict:
 def start_learning(model, config) -> None:
     """Makes every task's program learnable as ``train.program_learning`` says:
     logits ``train.initial_logit`` on its current program's blocks (0
-    elsewhere), plus ``train.mixture_init_stddev`` noise."""
+    elsewhere), plus ``train.mixture_init_stddev`` noise; ``uniform``: sampled
+    from zero logits (which :func:`learned_variables` leaves untrained)."""
+    if config.train.program_learning == "uniform":
+        for task in model.task_names:
+            model.learn_program(task, "sampled", np.zeros((model.depth, model.bank_size)))
+        return
     rng = np.random.default_rng(derive_seed(config.train.seed, "initial_logits"))
     for task in model.task_names:
         near = logits_near(
@@ -93,8 +98,24 @@ def start_learning(model, config) -> None:
         model.learn_program(task, config.train.program_learning, near + noise)
 
 
+def learned_variables(model, program_learning: str) -> list:
+    """What joint training updates: everything, except the mixture logits
+    under ``uniform`` program learning (the draws must stay uniform)."""
+    variables = trained_variables(model, model.task_names)
+    if program_learning != "uniform":
+        return variables
+    logits = {id(model.path(task).mixture_logits) for task in model.task_names}
+    return [v for v in variables if id(v) not in logits]
+
+
 def discretise_learned(
-    model, train_images, diagnostic_splits, batch_size, search=None, validation=None
+    model,
+    train_images,
+    diagnostic_splits,
+    batch_size,
+    search=None,
+    validation=None,
+    standing_candidates=0,
 ) -> dict:
     """Makes every learned program hard; returns, per task, the accuracy on
     ``diagnostic_splits`` just before and just after, and the mixture it was
@@ -108,7 +129,12 @@ def discretise_learned(
     inference already ran); with ``search`` (keyword arguments of
     :func:`compose.search.search_program`) a search started there, scored on
     the task's ``validation`` split, then picks the program, whose statistics
-    are re-estimated in turn.
+    are re-estimated in turn (``search["from_initial"]``: started from the
+    program the task had before learning, for logits that never moved).
+    With ``standing_candidates`` the kept program is then scored on
+    ``validation`` against that many random programs and its single-position
+    changes (:func:`compose.search.standing.program_standing`; for a searched
+    program that is the split it was chosen on).
     """
     learned = [task for task in model.task_names if model.selection(task) != "hard"]
     if not learned:
@@ -130,8 +156,11 @@ def discretise_learned(
     if search:
         from compose.search import search_program
 
+        options = {key: value for key, value in search.items() if key != "from_initial"}
         for task in learned:
-            best, log = search_program(model, task, validation[task], **search)
+            if search.get("from_initial"):
+                options["start"] = unpad_program(np.asarray(model.path(task).program))
+            best, log = search_program(model, task, validation[task], **options)
             model.set_program(task, list(best.program))
             refresh_statistics(model, task, train_images[task])
             report[task]["search"] = {
@@ -140,6 +169,14 @@ def discretise_learned(
                 "argmax_validation_accuracy": log[0].accuracy,
                 "searched_validation_accuracy": best.accuracy,
             }
+    if standing_candidates:
+        from compose.search.standing import program_standing
+
+        for task in learned:
+            seed = derive_seed(0, "standing", task)
+            report[task]["standing"] = program_standing(
+                model, task, validation[task], standing_candidates, seed
+            )
     after = evaluate(model, splits, batch_size)
     for task in learned:
         report[task].update(
@@ -178,6 +215,7 @@ def search_options(config: ExperimentConfig) -> dict | None:
         "strategy": config.train.program_search,
         "budget": config.train.search_budget,
         "seed": derive_seed(config.train.seed, "program_search"),
+        "from_initial": config.train.program_learning == "uniform",
     }
 
 
@@ -198,7 +236,9 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
         for name in config.tasks
     }
     learning = train_config.program_learning != "none" and train_config.learning_fraction > 0
-    searching = learning and train_config.program_search != "argmax"
+    searching = learning and (
+        train_config.program_search != "argmax" or train_config.standing_candidates > 0
+    )
     validation = {}
     for name, (train, test) in data.items():
         train, held_out = hold_out_validation(train, train_config, searching)
@@ -230,6 +270,7 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
         steps_per_loop=train_config.steps_per_loop,
         checkpoint_every=train_config.checkpoint_every,
         jit_compile=train_config.jit_compile,
+        variables=learned_variables(model, train_config.program_learning),
     )
     start = trainer.restore()
     if verbose and start:
@@ -255,6 +296,7 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
             train_config.eval_batch_size,
             search_options(config),
             validation,
+            train_config.standing_candidates,
         )
     discretisation_path = model_dir and os.path.join(model_dir, "discretisation.json")
     if discretisation and model_dir:
