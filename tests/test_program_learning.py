@@ -51,9 +51,8 @@ def test_uniform_learning_never_moves_the_logits_and_searches_from_the_initial_p
     record = metrics["discretisation"]["uci_digits"]
     assert record["search"]["strategy"] == "local"
     assert 1 <= record["search"]["evaluations"] <= 12
-    assert record["search"]["searched_validation_accuracy"] >= (
-        record["search"]["argmax_validation_accuracy"]
-    )
+    search = record["search"]
+    assert search["searched_validation_accuracy"] >= search["argmax_validation_accuracy"]
     assert model.selection("uci_digits") == "hard"
 
 
