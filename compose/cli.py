@@ -61,6 +61,11 @@ def import_user_modules(names) -> None:
             importlib.import_module(name)
         except ImportError as error:
             raise InvalidInputError(f"--import={name}: {error}") from error
+        except Exception as error:  # the user's module failed; say so in one line
+            raise InvalidInputError(
+                f"--import={name} raised {type(error).__name__}: {error} "
+                "(--verbosity=1 shows the traceback)"
+            ) from error
 
 
 def _show_traceback() -> bool:

@@ -201,6 +201,9 @@ def parse_params_override(text: str) -> dict:
 
 def validate(config: ExperimentConfig) -> None:
     """Raises ValueError naming the first field that cannot work."""
+    from blocks import FAMILIES  # the lists live with their implementations
+    from compose.training.distribute import STRATEGIES
+
     model, train = config.model, config.train
 
     def one_of(value, choices):
@@ -209,6 +212,8 @@ def validate(config: ExperimentConfig) -> None:
     checks = [
         ("tasks", (bool(config.tasks), "must name at least one task")),
         ("tasks", (len(set(config.tasks)) == len(config.tasks), f"repeat a name: {config.tasks}")),
+        ("strategy", one_of(str(config.strategy).lower(), STRATEGIES)),
+        ("model.block", one_of(model.block, tuple(sorted(FAMILIES)))),
         ("model.bank_size", (model.bank_size >= 1, "must be >= 1")),
         ("model.depth", (model.depth >= 1, "must be >= 1")),
         ("model.channels", (model.channels >= 1, "must be >= 1")),

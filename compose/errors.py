@@ -26,3 +26,8 @@ class MissingFileError(UserError, FileNotFoundError):
 
 class ExistingOutputError(UserError, FileExistsError):
     """An output that already exists and is never overwritten (an export version)."""
+
+
+class DamagedFileError(UserError, OSError):
+    """A file that exists but cannot be read as what it should be (truncated,
+    corrupted, another format); the message says how to re-create it."""

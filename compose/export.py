@@ -28,21 +28,25 @@ flags.DEFINE_string(
     "export_dir", None, "Base directory of the versions (default: MODEL_DIR/export)."
 )
 flags.DEFINE_list("tasks", None, "Tasks to export (default: all); the first is serving_default.")
-flags.DEFINE_integer("version", None, "Version directory number (default: the Unix time).")
+flags.DEFINE_integer(
+    "version", None, "Version directory number (default: the Unix time).", lower_bound=0
+)
 
 
 def main(argv):
     import keras
 
+    from compose.files import check_writable
     from compose.serving import directory_bytes, export_saved_model, stored_values
     from compose.training.models import load_trained_model
 
+    export_dir = FLAGS.export_dir or os.path.join(FLAGS.model_dir, "export")
+    check_writable(export_dir, "--export_dir")
     keras_file = os.path.join(FLAGS.model_dir, "model.keras")
     if os.path.exists(keras_file):
         model = keras.models.load_model(keras_file)
     else:
         model, _ = load_trained_model(FLAGS.model_dir)
-    export_dir = FLAGS.export_dir or os.path.join(FLAGS.model_dir, "export")
     path = export_saved_model(model, export_dir, tasks=FLAGS.tasks, version=FLAGS.version)
     tasks = FLAGS.tasks or model.task_names
     print(f"exported {', '.join(tasks)} to {path}")

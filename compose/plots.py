@@ -24,6 +24,7 @@ import tensorflow as tf  # noqa: E402
 from absl import flags  # noqa: E402
 
 from compose.cli import run_binary  # noqa: E402
+from compose.errors import InvalidInputError  # noqa: E402
 from compose.files import read_json, write_atomically  # noqa: E402
 
 
@@ -124,9 +125,32 @@ def write_program_plots(model_dir: str, programs: dict, discretisation=None, ste
     return path
 
 
+def check_programs_report(programs, path: str) -> None:
+    """Raises InvalidInputError unless ``programs`` has the shape of a run's
+    ``programs.json`` (checked before anything is drawn or written)."""
+    entries = programs.get("programs") if isinstance(programs, dict) else None
+    ok = (
+        isinstance(entries, dict)
+        and all(isinstance(programs.get(key), int) for key in ("depth", "bank_size"))
+        and all(
+            isinstance(entry, dict)
+            and isinstance(entry.get("program"), list)
+            and isinstance(entry.get("text"), str)
+            for entry in entries.values()
+        )
+    )
+    if not ok:
+        raise InvalidInputError(
+            f"{path}: expected a programs.json written by compose.train "
+            '({"depth": L, "bank_size": K, "programs": {task: {"program": [...], "text": ...}}})'
+        )
+
+
 def main(argv):
     model_dir = flags.FLAGS.model_dir
-    programs = read_json(os.path.join(model_dir, "programs.json"), "programs of the run")
+    programs_path = os.path.join(model_dir, "programs.json")
+    programs = read_json(programs_path, "programs of the run")
+    check_programs_report(programs, programs_path)
     metrics = read_json(os.path.join(model_dir, "metrics.json"), "metrics of the run")
     path = write_program_plots(model_dir, programs, metrics.get("discretisation"), metrics["step"])
     print(f"wrote {path}")

@@ -100,6 +100,10 @@ def build_config(flag_values) -> ExperimentConfig:
             for parent in reversed(parents):
                 node = {parent: node}
             override(config, node)
+    if config.train.programs_file:  # its own errors first, then how it combines
+        from compose.training.models import read_programs_file
+
+        read_programs_file(config.train.programs_file)
     validate(config)
     return config
 
@@ -127,7 +131,7 @@ def main(argv):
     config_path = os.path.join(model_dir, "config.json")
     check_resumable(config, config_path)
     check_writable(model_dir, "--model_dir")
-    check_runnable(config)
+    check_runnable(config, model_dir)
     os.makedirs(model_dir, exist_ok=True)
     lock_directory(model_dir)
     write_json(config_path, config.to_dict())

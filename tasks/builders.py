@@ -9,11 +9,12 @@ interrupted preparation never leaves a half-written dataset behind.
 import gzip
 import os
 import pickle
+import zipfile
 
 import numpy as np
 import tensorflow_datasets as tfds
 
-from compose.errors import InvalidInputError, MissingFileError
+from compose.errors import DamagedFileError, InvalidInputError, MissingFileError
 
 _SPLIT_SEED = 20211129
 """Fixed seed for the train/test split of sources that ship without one."""
@@ -47,6 +48,14 @@ class LocalBuilder(tfds.core.GeneratorBasedBuilder):
             ),
             supervised_keys=("image", "label"),
         )
+
+    # TFDS prints "Downloading and preparing dataset Unknown size ..." for
+    # every builder; these read local files once and download nothing.
+    def _log_download_bytes(self) -> None:
+        print(f"preparing {self.name} from local files into {self.data_dir} (once)", flush=True)
+
+    def _log_download_done(self) -> None:
+        print(f"prepared {self.name}; later runs read it from {self.data_dir}", flush=True)
 
     def _split_generators(self, dl_manager):
         manual_dir = str(dl_manager.manual_dir) if self.MANUAL_DOWNLOAD_INSTRUCTIONS else None
@@ -88,10 +97,11 @@ def _read_npz(path, name):
                 "train": (archive["x_train"], archive["y_train"]),
                 "test": (archive["x_test"], archive["y_test"]),
             }
-    except (OSError, ValueError, KeyError, EOFError) as error:
-        raise OSError(
-            f"{name}: cannot read {path} ({error}); expected an .npz with "
-            f"x_train, y_train, x_test, y_test"
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise DamagedFileError(
+            f"{name}: cannot read {path} ({type(error).__name__}: {error}); expected an .npz "
+            "with x_train, y_train, x_test, y_test: copy it again from its source "
+            "(docs/data.md gives each file's checksum)"
         ) from error
 
 
@@ -142,10 +152,15 @@ def _read_idx(path, magic, name):
         with gzip.open(path, "rb") as stream:
             data = stream.read()
     except (OSError, EOFError) as error:
-        raise OSError(f"{name}: cannot read {path} ({error})") from error
+        raise DamagedFileError(
+            f"{name}: cannot read {path} ({error}); reinstall dataset-fashion-mnist"
+        ) from error
     found = int.from_bytes(data[:4], "big")
     if found != magic:
-        raise OSError(f"{name}: {path} is not an IDX file (magic {found}, expected {magic})")
+        raise DamagedFileError(
+            f"{name}: {path} is not an IDX file (magic {found}, expected {magic}); "
+            "reinstall dataset-fashion-mnist"
+        )
     header = 16 if magic == 2051 else 8
     return np.frombuffer(data, dtype=np.uint8, offset=header)
 

@@ -2,6 +2,7 @@
 
 import dataclasses
 import functools
+import logging
 import os
 
 import numpy as np
@@ -10,6 +11,18 @@ import tensorflow_datasets as tfds
 from compose.errors import InvalidInputError, MissingFileError
 from tasks import builders
 from tasks.task import Task
+
+
+class _NotYetPrepared(logging.Filter):
+    """Drops TFDS's "Variant folder ... has no dataset_info.json" warning: it
+    means only that a dataset is prepared for the first time, which the local
+    builders announce themselves."""
+
+    def filter(self, record):
+        return not str(record.msg).startswith("Variant folder %s has no")
+
+
+logging.getLogger("absl").addFilter(_NotYetPrepared())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +67,7 @@ def load_task_data(task: Task, data_dir: str | None = None, tfds_dir: str | None
     Raises:
       FileNotFoundError: the data directory or a source file is missing, or a
         catalog dataset is not prepared (nothing is ever downloaded).
-      OSError: a source file cannot be read.
+      DamagedFileError (an OSError): a source file cannot be read.
       ValueError: the data do not match the task's declared shape or classes.
     """
     manual_dir = task.resolve_manual_dir(data_dir)

@@ -3,6 +3,7 @@ import pytest
 import tensorflow as tf
 
 from compose import ComposedModel, TaskSpec
+from compose.errors import DamagedFileError
 from compose.training import Supervised, Trainer, build_optimizer, evaluate, mixture_entropy
 from tasks import Split
 
@@ -183,8 +184,22 @@ def test_unreadable_newest_checkpoint_falls_back_to_the_previous(tmp_path, capsy
     for path in tf.io.gfile.glob(str(tmp_path / "checkpoints" / "ckpt-*.index")):
         with open(path, "wb") as stream:
             stream.write(b"garbage")
-    with pytest.raises(RuntimeError, match="no readable checkpoint: .*ckpt-10"):
+    with pytest.raises(DamagedFileError, match="no readable checkpoint: .*ckpt-10"):
         make_trainer(model_dir=str(tmp_path)).restore()
+
+
+def test_a_garbage_checkpoint_state_file_resumes_from_the_checkpoints_on_disk(tmp_path, capsys):
+    trainer = make_trainer(model_dir=str(tmp_path))
+    trainer.train(10, verbose=False)
+    (tmp_path / "checkpoints" / "checkpoint").write_bytes(b"\x00garbage{")
+
+    resumed = make_trainer(model_dir=str(tmp_path), init_seed=99)
+    assert resumed.restore() == 10
+    assert "lists no checkpoint (unreadable or missing); using the 2 on disk" in (
+        capsys.readouterr().out
+    )
+    for expected, got in zip(weights(trainer.model), weights(resumed.model), strict=True):
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_entropy_penalty_sharpens_learned_programs():
@@ -202,3 +217,21 @@ def test_entropy_penalty_sharpens_learned_programs():
     assert entropy[1.0] < entropy[0.0] - 0.1, entropy
     trainer.model.set_program("bars", [0, 1])
     assert float(trainer.model.path("bars").mixture_entropy()) == 0.0, "hard programs pay nothing"
+
+
+def test_activation_estimate_counts_every_kept_tensor_and_refuses_what_cannot_fit(monkeypatch):
+    from compose.config import ExperimentConfig
+    from compose.errors import InvalidInputError
+    from compose.training import memory
+
+    config = ExperimentConfig()  # inverted bottleneck, 32 channels, 8x8, depth 8, 3 tasks
+    # 32 block inputs + 2 x (192 + 192 + 32) floats around the normalisations, per pixel.
+    per_example = (32 + 2 * 416) * 8 * 8 * 8 * 4
+    assert memory.activation_bytes(config) == per_example * 32 * 3
+    monkeypatch.setattr(memory, "machine_bytes", lambda: per_example * 32 * 3)
+    memory.check_fits(config)  # exactly at the limit fits
+    config.train.batch_size = 33
+    with pytest.raises(
+        InvalidInputError, match="batch_size 33 needs at least .* lower --batch_size"
+    ):
+        memory.check_fits(config)

@@ -4,9 +4,11 @@ no traceback, and the model dir byte-identical before and after."""
 import concurrent.futures
 import hashlib
 import json
+import re
+import shutil
 
 import pytest
-from conftest import TINY_MODEL_FLAGS, run_module
+from conftest import REPO, TINY_MODEL_FLAGS, run_module
 
 CASES = {
     # name: (binary, arguments ({model} is the trained model dir, {tmp} a scratch dir),
@@ -137,6 +139,81 @@ CASES = {
         ["--model_dir={tmp}/nonexistent"],
         "nonexistent/programs.json: no such file",
     ),
+    "plots: programs.json of another shape": (
+        "compose.plots",
+        ["--model_dir={tmp}/odd_run"],
+        "odd_run/programs.json: expected",
+    ),
+    "unknown block family in an override": (
+        "compose.train",
+        ["--params_override=model.block=resnext", "--model_dir={tmp}/new"],
+        "invalid config: model.block must be one of basic_residual, inverted_bottleneck",
+    ),
+    "unknown strategy in an override": (
+        "compose.train",
+        ["--params_override=strategy=gpu", "--model_dir={tmp}/new"],
+        "invalid config: strategy must be one of off,",
+    ),
+    "missing programs file with learning on": (
+        "compose.train",
+        ["--programs_file={tmp}/none.json", "--model_dir={tmp}/new"],
+        "programs file {tmp}/none.json: no such file",
+    ),
+    "batch larger than a task": (
+        "compose.train",
+        ["--tasks=uci_digits", "--batch_size=100000000", "--model_dir={tmp}/new"],
+        "task 'uci_digits': batch_size 100000000 is larger than its 1438 training examples",
+    ),
+    "activations beyond the machine's memory": (
+        "compose.train",
+        [
+            "--tasks=uci_digits",
+            "--batch_size=1000",
+            "--params_override=model.channels=2048,model.resolution=16",
+            "--model_dir={tmp}/new",
+        ],
+        "batch_size 1000 needs at least 421.9 GiB of activations per step",
+    ),
+    "import that raises": (
+        "compose.train",
+        ["--import=tests.raising_module", "--model_dir={tmp}/new"],
+        "--import=tests.raising_module raised RuntimeError: this module fails on import",
+    ),
+    "garbage npz archive": (
+        "compose.train",
+        [
+            "--tasks=usps",
+            "--data_dir={tmp}/garbage_data",
+            "--tfds_dir={tfds}",
+            "--model_dir={tmp}/new",
+        ],
+        "cannot read {tmp}/garbage_data/usps.npz",
+    ),
+    "train: every checkpoint unreadable": (
+        "compose.train",
+        ["--model_dir={damaged}", "--tasks=uci_digits", "--steps=40", *TINY_MODEL_FLAGS],
+        "no readable checkpoint: {damaged}/checkpoints/ckpt-20",
+    ),
+    "transfer: every checkpoint unreadable": (
+        "compose.transfer",
+        ["--model_dir={damaged}", "--task=uci_digits"],
+        "no readable checkpoint: {damaged}/checkpoints/ckpt-20",
+    ),
+    "search: min_length above the depth": (
+        "compose.search",
+        ["--model_dir={model}", "--min_length=99"],
+        "min_length 99: programs here are 1..3 blocks long",
+    ),
+    "export: version below 0": (
+        "compose.export",
+        ["--model_dir={model}", "--version=-3"],
+        "--version",
+    ),
+    "export: export dir under a file": (
+        "compose.export",
+        ["--model_dir={model}", "--export_dir={tmp}/a_file/export"],
+        "is not a writable directory",
+    ),
 }
 
 
@@ -160,20 +237,31 @@ def outcomes(tmp_path_factory):
         *TINY_MODEL_FLAGS,
     )
     assert trained.returncode == 0, trained.stderr[-3000:]
+    damaged = tmp_path_factory.mktemp("damaged")
+    shutil.copytree(model, damaged, dirs_exist_ok=True)
+    for index in (damaged / "checkpoints").glob("ckpt-*.index"):
+        index.write_bytes(b"garbage")
     tmp = tmp_path_factory.mktemp("scratch")
     (tmp / "bad.json").write_text('{"uci_digits": [0, 1],\n]')
     (tmp / "index9.json").write_text(json.dumps({"uci_digits": [0, 9]}))
     (tmp / "a_file").write_text("not a directory")
-    before = _digest(model), _digest(tmp)
+    (tmp / "garbage_data").mkdir()
+    (tmp / "garbage_data" / "usps.npz").write_bytes(b"PK\x03\x04 cut short")
+    (tmp / "odd_run").mkdir()
+    (tmp / "odd_run" / "programs.json").write_text("[1, 2]")
+    (tmp / "odd_run" / "metrics.json").write_text('{"step": 1}')
+    tfds = tmp_path_factory.mktemp("tfds")  # nothing prepared: the archive is read
+    dirs = {"model": model, "damaged": damaged, "tmp": tmp}
+    before = {name: _digest(path) for name, path in dirs.items()}
 
     def run(case):
         binary, arguments, expected = CASES[case]
-        arguments = [a.format(model=model, tmp=tmp) for a in arguments]
-        return run_module(binary, *arguments), expected.format(model=model, tmp=tmp)
+        arguments = [a.format(**dirs, tfds=tfds) for a in arguments]
+        return run_module(binary, *arguments), expected.format(**dirs)
 
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         results = dict(zip(CASES, pool.map(run, CASES), strict=True))
-    return results, before, (_digest(model), _digest(tmp))
+    return results, before, {name: _digest(path) for name, path in dirs.items()}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -188,3 +276,13 @@ def test_bad_input_gives_one_error_line_and_status_2(outcomes, case):
 def test_no_bad_input_changes_a_file(outcomes):
     _, before, after = outcomes
     assert after == before
+
+
+def test_every_binary_is_in_the_matrix():
+    """Each console script of pyproject.toml has bad-input cases above."""
+    text = (REPO / "pyproject.toml").read_text()
+    scripts = re.search(r"\[project\.scripts\]\n(.*?)\n\n", text, flags=re.S).group(1)
+    binaries = {
+        line.split('"')[1].split(":")[0].removesuffix(".__main__") for line in scripts.splitlines()
+    }
+    assert binaries == {binary for binary, _, _ in CASES.values()}

@@ -126,6 +126,13 @@ class SearchSpace:
     max_length: int
     min_length: int = 1
 
+    def __post_init__(self):
+        if not 1 <= self.min_length <= self.max_length:
+            raise InvalidInputError(
+                f"min_length {self.min_length}: programs here are 1..{self.max_length} "
+                "blocks long (the model's depth)"
+            )
+
     def random_program(self, rng) -> list[int]:
         length = int(rng.integers(self.min_length, self.max_length + 1))
         return rng.integers(0, self.bank_size, length).tolist()

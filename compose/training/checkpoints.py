@@ -8,8 +8,13 @@ their layer path (:func:`model_variables`), optimizer variables by position.
 its index file last, so a crash mid-write leaves the previous one readable.
 """
 
+import os
+import re
+
 import tensorflow as tf
 from absl import logging
+
+from compose.errors import DamagedFileError
 
 
 def model_variables(model) -> dict[str, tf.Variable]:
@@ -33,20 +38,48 @@ def checkpoint_of(model, optimizer=None, step=None) -> tf.train.Checkpoint:
     return tf.train.Checkpoint(**values)
 
 
-def restore_newest_readable(checkpoint, paths, partial=False) -> str | None:
+def checkpoint_paths(manager: tf.train.CheckpointManager, verbose=True) -> list[str]:
+    """The checkpoints of ``manager``'s directory, oldest first: those its
+    state file lists, or, when that file is unreadable (TensorFlow then only
+    logs a warning and lists none), every ``ckpt-N`` with an index on disk, so
+    that a damaged state file never silently restarts a run from step 0."""
+    listed = list(manager.checkpoints)
+    pattern = re.compile(r"ckpt-(\d+)\.index$")
+    on_disk = (
+        sorted(
+            (int(found.group(1)), os.path.join(manager.directory, name[: -len(".index")]))
+            for name in tf.io.gfile.listdir(manager.directory)
+            if (found := pattern.match(name))
+        )
+        if tf.io.gfile.isdir(manager.directory)
+        else []
+    )
+    if listed or not on_disk:
+        return listed
+    if verbose:
+        state = os.path.join(manager.directory, "checkpoint")
+        print(
+            f"checkpoint state file {state} lists no checkpoint (unreadable or missing); "
+            f"using the {len(on_disk)} on disk"
+        )
+    return [path for _, path in on_disk]
+
+
+def restore_newest_readable(checkpoint, paths, partial=False, verbose=True) -> str | None:
     """Restores the newest of ``paths`` (oldest first) that reads completely.
 
     A checkpoint whose files are truncated, corrupted or missing is reported
     and skipped for the one before it, so a crash while a checkpoint was
     being written costs only the steps since the previous one.  ``partial``
     allows the checkpoint to hold values ``checkpoint`` does not ask for (a
-    model restored without its optimizer), silently.
+    model restored without its optimizer), silently.  ``verbose`` False
+    reports nothing (a check before the run that reports it).
 
     Returns:
       The restored path, or None when ``paths`` is empty.
 
     Raises:
-      RuntimeError: when none of ``paths`` can be read.
+      DamagedFileError: when none of ``paths`` can be read.
     """
     failures = []
     for path in reversed(paths):
@@ -58,13 +91,16 @@ def restore_newest_readable(checkpoint, paths, partial=False) -> str | None:
         except Exception as error:  # readers raise many types; every one is reported
             reason = f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
             failures.append(f"{path}: {reason}")
-            logging.warning("checkpoint %s is unreadable (%s); trying the one before", path, reason)
+            if verbose:
+                logging.warning(
+                    "checkpoint %s is unreadable (%s); trying the one before", path, reason
+                )
             continue
-        if failures:
+        if failures and verbose:
             print(f"skipped unreadable checkpoint(s): {'; '.join(failures)}; resumed from {path}")
         return path
     if failures:
-        raise RuntimeError(
+        raise DamagedFileError(
             "no readable checkpoint: " + "; ".join(failures) + " (delete the checkpoints "
             "directory to start again)"
         )

@@ -10,14 +10,15 @@ import tensorflow as tf
 from compose.config import ExperimentConfig
 from compose.core.program import format_program, logits_near, unpad_program, validate_program
 from compose.core.statistics import refresh_statistics
-from compose.errors import MissingFileError, UnknownNameError
+from compose.errors import InvalidInputError, MissingFileError, UnknownNameError
 from compose.files import read_json, write_json
 from compose.plots import write_program_plots
 from compose.run_log import append_run_log
 from compose.seeds import derive_seed
 from compose.training.distribute import get_strategy
 from compose.training.evaluate import evaluate
-from compose.training.models import build_model, read_programs_file
+from compose.training.memory import check_fits
+from compose.training.models import build_model, read_programs_file, restore_model
 from compose.training.objectives import Supervised, mixture_entropy
 from compose.training.schedules import annealer
 from compose.training.trainer import Trainer, build_optimizer, trained_variables
@@ -38,10 +39,12 @@ def initial_programs(config: ExperimentConfig) -> dict[str, list[int]] | None:
     return None
 
 
-def check_runnable(config: ExperimentConfig) -> None:
+def check_runnable(config: ExperimentConfig, model_dir: str | None = None) -> None:
     """Everything about ``config`` that can fail before training, checked before
     anything is written: the tasks are registered, the programs run on the
-    bank, and every task's data is readable (loaded, and kept for the run).
+    bank, every task's data is readable (loaded, and kept for the run) and
+    holds a batch, one step's activations fit in the machine's memory, and a
+    run to resume in ``model_dir`` has a readable checkpoint.
 
     Raises:
       UserError: naming the task, program, file or directory at fault.
@@ -58,7 +61,16 @@ def check_runnable(config: ExperimentConfig) -> None:
     for task, program in programs.items():
         validate_program(task, program, config.model.bank_size, config.model.depth)
     for task in tasks:
-        load_task_data(task, config.data_dir, config.tfds_dir)
+        train, _ = load_task_data(task, config.data_dir, config.tfds_dir)
+        train, _ = hold_out_validation(train, config.train, searches(config.train))
+        if config.train.batch_size > len(train):
+            raise InvalidInputError(
+                f"task {task.name!r}: batch_size {config.train.batch_size} is larger than its "
+                f"{len(train)} training examples"
+            )
+    check_fits(config)
+    if model_dir and os.path.isdir(os.path.join(model_dir, "checkpoints")):
+        restore_model(config, model_dir, verbose=False)
 
 
 def programs_report(model) -> dict:
@@ -194,6 +206,19 @@ def _softmax(logits):
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
+def learns_programs(train_config) -> bool:
+    """Whether the run has a program-learning phase."""
+    return train_config.program_learning != "none" and train_config.learning_fraction > 0
+
+
+def searches(train_config) -> bool:
+    """Whether the run scores candidate programs on held-out examples (a
+    search, or the kept programs' standing)."""
+    return learns_programs(train_config) and (
+        train_config.program_search != "argmax" or train_config.standing_candidates > 0
+    )
+
+
 def hold_out_validation(train, train_config, searching: bool):
     """``(rest, validation)`` of a task's training :class:`tasks.Split`: its
     last ``validation_examples``, else ``search_validation_examples`` when a
@@ -235,13 +260,10 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
         name: load_task_data(get_task(name), config.data_dir, config.tfds_dir)
         for name in config.tasks
     }
-    learning = train_config.program_learning != "none" and train_config.learning_fraction > 0
-    searching = learning and (
-        train_config.program_search != "argmax" or train_config.standing_candidates > 0
-    )
+    learning = learns_programs(train_config)
     validation = {}
     for name, (train, test) in data.items():
-        train, held_out = hold_out_validation(train, train_config, searching)
+        train, held_out = hold_out_validation(train, train_config, searches(train_config))
         data[name] = (train, test)
         if held_out is not None:
             validation[name] = held_out

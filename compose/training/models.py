@@ -8,7 +8,7 @@ from compose.config import ExperimentConfig
 from compose.core.model import ComposedModel
 from compose.errors import InvalidInputError, MissingFileError
 from compose.files import read_json
-from compose.training.checkpoints import checkpoint_of, restore_newest_readable
+from compose.training.checkpoints import checkpoint_of, checkpoint_paths, restore_newest_readable
 from tasks import get_task
 
 
@@ -59,10 +59,24 @@ def load_trained_model(model_dir: str) -> tuple[ComposedModel, ExperimentConfig]
             f"{config_path} not found: --model_dir must be a directory written by compose.train"
         )
     config = ExperimentConfig.from_dict(read_json(config_path, "model config"))
+    model = restore_model(config, model_dir)
+    if model is None:
+        raise MissingFileError(f"no checkpoint in {model_dir}/checkpoints: train first")
+    return model, config
+
+
+def restore_model(config: ExperimentConfig, model_dir: str, verbose=True) -> ComposedModel | None:
+    """``config``'s model with the newest readable checkpoint in ``model_dir``
+    restored (model variables only), or None when there is none.
+
+    Raises:
+      DamagedFileError: when checkpoints exist but none can be read.
+    """
     model = build_model(config)
     manager = tf.train.CheckpointManager(
         checkpoint_of(model), os.path.join(model_dir, "checkpoints"), 1
     )
-    if restore_newest_readable(manager.checkpoint, manager.checkpoints, partial=True) is None:
-        raise MissingFileError(f"no checkpoint in {model_dir}/checkpoints: train first")
-    return model, config
+    paths = checkpoint_paths(manager, verbose)
+    if restore_newest_readable(manager.checkpoint, paths, partial=True, verbose=verbose) is None:
+        return None
+    return model

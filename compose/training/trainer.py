@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from compose.errors import InvalidInputError
-from compose.training.checkpoints import checkpoint_of, restore_newest_readable
+from compose.training.checkpoints import checkpoint_of, checkpoint_paths, restore_newest_readable
 from compose.training.inputs import make_dataset_fn
 
 OPTIMIZERS = {
@@ -189,7 +189,7 @@ class Trainer:
     def restore(self) -> int:
         """Restores the newest readable checkpoint, if any; returns the step reached."""
         if self.manager is not None:
-            restore_newest_readable(self.manager.checkpoint, self.manager.checkpoints)
+            restore_newest_readable(self.manager.checkpoint, checkpoint_paths(self.manager))
         return int(self.step.numpy())
 
     def _step_fn(self, variables, batch, step):
