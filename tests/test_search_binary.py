@@ -54,6 +54,9 @@ def test_search_binary_writes_programs_and_a_candidate_log(tmp_path, shared_data
         assert entry["score"] == max(c["score"] for c in mine)
         assert mine[0]["program"] == entry["start_program"]
         assert entry["validation_accuracy"] >= entry["start_validation_accuracy"]
+        # one evaluation path: the start program's test accuracy is compose.train's
+        trained_test = json.loads((tmp_path / "metrics.json").read_text())["tasks"][task]
+        assert entry["start_test_accuracy"] == trained_test["test_accuracy"]
     assert (tmp_path / "checkpoints" / "checkpoint").read_text() == checkpoint_index
 
     retrained = run_module(

@@ -158,6 +158,19 @@ def test_export_loads_in_a_fresh_process_without_project_code(trained_export, tm
     assert stored_values(str(version_dir)) == model.count_params()
 
 
+def test_saved_model_test_accuracy_is_the_training_table(trained_export):
+    """One evaluation path: on the whole test split, the SavedModel's argmax
+    gives exactly the accuracy compose.train reported for the same weights."""
+    model_dir, version_dir, data_dir = trained_export
+    reported = json.loads((model_dir / "metrics.json").read_text())["tasks"]
+    loaded = tf.saved_model.load(str(version_dir))
+    for task, row in reported.items():
+        _, test = load_task_data(get_task(task), data_dir)
+        logits = loaded.signatures[f"serve_{task}"](images=tf.constant(test.images))["logits"]
+        accuracy = float(np.mean(np.argmax(logits.numpy(), axis=-1) == test.labels))
+        assert accuracy == row["test_accuracy"], task
+
+
 def test_saved_model_cli_is_a_second_client(trained_export, tmp_path):
     model_dir, version_dir, data_dir = trained_export
     model, _ = load_trained_model(str(model_dir))

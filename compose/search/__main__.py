@@ -4,7 +4,9 @@ Candidates are scored on the last examples of each task's training split
 (``train.validation_examples`` of the model's config, else
 ``train.search_validation_examples``); the bank has not seen them only if the
 training run held them out too (``train.validation_examples``).  The best
-program's test accuracy is reported beside the starting program's; the relaxed
+program's test accuracy is reported beside the starting program's, both
+evaluated as ``compose.train`` evaluates (the start program's equals its table;
+the best one's with statistics re-estimated for it on the training split); the relaxed
 strategy trains mixture logits on the rest of the training split
 (:mod:`compose.search.relaxed`).  Writes ``MODEL_DIR/search/programs.json``
 (usable as ``compose.train --programs_file=...``) and
@@ -47,7 +49,8 @@ flags.DEFINE_integer("seed", 0, "Random seed of the strategy.")
 def main(argv):
     from compose.core.program import format_program
     from compose.files import check_writable, write_atomically, write_json
-    from compose.search import ProgramScorer, search_program
+    from compose.search import search_program
+    from compose.training.evaluate import evaluate, evaluate_program
     from compose.training.experiment import hold_out_validation
     from compose.training.models import load_trained_model
     from tasks import get_task, load_task_data
@@ -79,9 +82,12 @@ def main(argv):
             train=train,
             relaxed_options=RelaxedOptions(steps=FLAGS.relaxed_steps),
         )
-        start_test, best_test = ProgramScorer(model, task, test).accuracy(
-            [log[0].program, best.program]
-        )
+        # Test accuracies as compose.train reports them (one evaluation path):
+        # the model's own statistics for its program, re-estimated ones for another.
+        start_test = evaluate(model, {task: test}, config.train.eval_batch_size)[task]["accuracy"]
+        best_test = evaluate_program(
+            model, task, best.program, train.images, test, config.train.eval_batch_size
+        )["accuracy"]
         print(
             f"  best {format_program(best.program)}: validation {best.accuracy:.4f} "
             f"(start {log[0].accuracy:.4f}), test {best_test:.4f} "

@@ -33,6 +33,23 @@ def evaluate(model, splits, batch_size=500, max_examples=None) -> dict[str, dict
     return results
 
 
+def evaluate_program(model, task, program, train_images, split, batch_size=500) -> dict:
+    """:func:`evaluate` of ``task`` on ``split`` as the model would run with
+    ``program``: statistics re-estimated on ``train_images`` for it
+    (:func:`compose.core.statistics.refresh_statistics`).  The model is left
+    as it was (its programs and statistics are restored)."""
+    from compose.core.statistics import refresh_statistics
+
+    saved = [np.array(v) for v in model.non_trainable_variables]
+    try:
+        model.set_program(task, list(program))
+        refresh_statistics(model, task, train_images)
+        return evaluate(model, {task: split}, batch_size)[task]
+    finally:
+        for variable, value in zip(model.non_trainable_variables, saved, strict=True):
+            variable.assign(value)
+
+
 @tf.function
 def _correct_and_loss(model, task, images, labels):
     logits = model.call_task(task, images, training=False)
