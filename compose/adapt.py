@@ -5,8 +5,9 @@ training images, without labels, score candidate programs under each
 objective (moments, entropy; see :mod:`compose.grow.adapt`).  The target's
 test labels are read only to report accuracy: for the source-only copy, for
 the copy with target normalisation statistics (AdaBN, no program change), and
-for every objective.  Writes ``OUTPUT_DIR/adapt.json`` and
-``OUTPUT_DIR/<objective>/model.keras`` (servable with
+for every objective.  Writes ``OUTPUT_DIR/adapt.json`` (one entry per
+objective: a run replaces those it ran and keeps the others of earlier runs)
+and ``OUTPUT_DIR/<objective>/model.keras`` (servable with
 ``compose.export --model_dir=OUTPUT_DIR/<objective>``); the model dir's own
 checkpoints are not changed.
 
@@ -41,7 +42,7 @@ flags.DEFINE_string("output_dir", None, "Where results go (default: MODEL_DIR/ad
 def main(argv):
     from compose.core.program import format_program
     from compose.core.statistics import refresh_statistics
-    from compose.files import check_writable, save_model_atomically, write_json
+    from compose.files import check_writable, earlier_entries, save_model_atomically, write_json
     from compose.grow.adapt import adapt_domain, copy_source_task
     from compose.training.evaluate import evaluate
     from compose.training.models import load_trained_model
@@ -76,7 +77,9 @@ def main(argv):
     )
     output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, "adapt", target.name)
     check_writable(output_dir, "--output_dir")
-    results = {}
+    report_path = os.path.join(output_dir, "adapt.json")
+    identity = {"target": target.name, "source_task": source_task}
+    results = earlier_entries(report_path, identity, "objectives")
     for objective in FLAGS.objectives:
         options = AdaptOptions(
             objective=objective,
@@ -99,11 +102,8 @@ def main(argv):
         os.makedirs(objective_dir, exist_ok=True)
         save_model_atomically(adapted, os.path.join(objective_dir, "model.keras"))
         results[objective] = report
-    write_json(
-        os.path.join(output_dir, "adapt.json"),
-        {"target": target.name, "source_task": source_task, **baselines, "objectives": results},
-    )
-    print(f"wrote {output_dir}/adapt.json and a model.keras per objective")
+        write_json(report_path, {**identity, **baselines, "objectives": results})
+    print(f"wrote {report_path} and a model.keras per objective")
 
 
 def run():

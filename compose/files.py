@@ -76,3 +76,25 @@ def lock_directory(directory: str) -> None:
             "wait for it to finish or use another directory"
         ) from None
     _held_locks.append(stream)
+
+
+def earlier_entries(path: str, identity: dict, section: str) -> dict:
+    """The ``section`` entries of the report an earlier run wrote at ``path``
+    for the same ``identity`` (e.g. ``{"task": "usps"}``), so that a run adds
+    its entries to them instead of dropping them; ``{}`` when there is none.
+
+    Raises:
+      InvalidInputError: the report is of something else (or not a report).
+    """
+    if not tf.io.gfile.exists(path):
+        return {}
+    earlier = read_json(path, "earlier report")
+    if not isinstance(earlier, dict) or not isinstance(earlier.get(section), dict):
+        raise InvalidInputError(f"{path}: not a report with {section!r}; give another directory")
+    for key, value in identity.items():
+        if earlier.get(key) != value:
+            raise InvalidInputError(
+                f"{path} reports {key} {earlier.get(key)!r}, not {value!r}; give another "
+                "output directory"
+            )
+    return earlier[section]

@@ -6,8 +6,9 @@ trains alone; its test accuracy, the number of parameters it added and (in
 the program modes) the program chosen by closed-form search are printed, and
 ``OUTPUT_DIR/<mode>/model.keras`` holds the grown model (all old tasks plus
 the new one; ``compose.export --model_dir=OUTPUT_DIR/<mode>`` serves it).
-``OUTPUT_DIR/transfer.json`` collects the reports.  The model dir's own
-checkpoints are not changed.
+``OUTPUT_DIR/transfer.json`` collects the reports, one per mode: a run
+replaces the modes it ran and keeps the others of earlier runs (it is
+rewritten after each mode).  The model dir's own checkpoints are not changed.
 
   python -m compose.transfer --model_dir=runs/main --task=mnist_partial \
       --data_dir=../shared/data --source_task=fashion_mnist --modes=head,program
@@ -53,7 +54,7 @@ flags.DEFINE_string("output_dir", None, "Where results go (default: MODEL_DIR/tr
 
 def main(argv):
     from compose.core.program import format_program
-    from compose.files import check_writable, save_model_atomically, write_json
+    from compose.files import check_writable, earlier_entries, save_model_atomically, write_json
     from compose.grow.transfer import transfer_task
     from compose.training.evaluate import evaluate
     from compose.training.models import load_trained_model
@@ -71,7 +72,8 @@ def main(argv):
     )
     output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, "transfer", task.name)
     check_writable(output_dir, "--output_dir")
-    results = {}
+    report_path = os.path.join(output_dir, "transfer.json")
+    results = earlier_entries(report_path, {"task": task.name}, "modes")
     for mode in FLAGS.modes:
         options = TransferOptions(
             mode=mode,
@@ -98,8 +100,8 @@ def main(argv):
         os.makedirs(mode_dir, exist_ok=True)
         save_model_atomically(grown, os.path.join(mode_dir, "model.keras"))
         results[mode] = report
-    write_json(os.path.join(output_dir, "transfer.json"), {"task": task.name, "modes": results})
-    print(f"wrote {output_dir}/transfer.json and a model.keras per mode")
+        write_json(report_path, {"task": task.name, "modes": results})
+    print(f"wrote {report_path} and a model.keras per mode")
 
 
 def run():

@@ -186,6 +186,13 @@ def test_transfer_binary_on_real_data_writes_reports_and_servable_models(tmp_pat
         assert entry["test_accuracy"] > 0.2  # 10 classes; 30 steps on real USPS
         assert entry["source_task"] == "uci_digits" and entry["stem"] == "from the source"
     assert (tmp_path / "checkpoints" / "checkpoint").read_text() == checkpoint_index
+    again = run_module(
+        "compose.transfer", f"--model_dir={tmp_path}", "--task=usps", "--modes=head", "--steps=5"
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    merged = json.loads((tmp_path / "transfer" / "usps" / "transfer.json").read_text())
+    assert merged["modes"]["gated"] == report["modes"]["gated"]  # kept from the first run
+    assert merged["modes"]["head"]["steps"] == 5
 
     gated_dir = tmp_path / "transfer" / "usps" / "gated"
     loaded = keras.models.load_model(gated_dir / "model.keras")
