@@ -11,7 +11,7 @@ import json
 from compose.errors import InvalidInputError, UnknownNameError
 from tasks import DEFAULT_SUITE
 
-PROGRAM_LEARNING = ("sampled", "uniform", "mixed", "none")
+PROGRAM_LEARNING = ("search", "sampled", "uniform", "mixed", "none")
 INITIAL_PROGRAMS = ("cycle", "random")
 NORM_PLACEMENTS = ("task_layer", "block")
 HEADS = ("linear", "grid", "paper")
@@ -70,7 +70,12 @@ class TrainConfig:
     optimizer: str = "adam"
     program_learning: str = "sampled"
     """How programs are learned during the first ``learning_fraction`` of the
-    steps: ``sampled`` (every forward pass runs a hard program drawn from each
+    steps: ``search`` (hard programs throughout; ``search_rounds`` times,
+    evenly spread and the last at the end of the phase, each task's program
+    is searched from where it stands by ``program_search`` over the bank as
+    it is then, and a change is kept only if it scores higher on examples
+    held out for the search: Alet et al. 2018's alternation), ``sampled``
+    (every forward pass runs a hard program drawn from each
     layer's softmax, straight-through gradients; discretising changes
     nothing), ``uniform`` (single-path one-shot training, Guo et al. 2020:
     every step runs a program drawn uniformly, the logits never move, so every
@@ -108,6 +113,9 @@ class TrainConfig:
     the argmax over the bank as it is then, scoring candidates on
     ``search_validation_examples`` held out of each task's training split."""
     search_budget: int = 50
+    """Candidate programs per task of one search (of one round, for ``search``)."""
+    search_rounds: int = 4
+    """Searches per task over the learning phase of ``program_learning=search``."""
     standing_candidates: int = 0
     """When above 0, each learned program is scored at the moment it is fixed
     against this many random programs and all its single-position changes
@@ -116,9 +124,10 @@ class TrainConfig:
     in ``programs.png``.  Costs one forward pass over the held-out examples
     per candidate, so 0 by default."""
     search_validation_examples: int = 1000
-    """Examples held out of each task's training split to score a program
-    search (at most a fifth of the split); ``validation_examples``, when set,
-    is used instead."""
+    """Examples held out of each task's training split (after the
+    ``validation_examples``, at most a fifth of what is left) to score the
+    program searches of the learning phase; they return to training once the
+    programs are fixed, so only the learning phase trains on fewer."""
     validation_examples: int = 0
     """Examples held out of the end of each task's training split (at most a
     fifth) and scored after training as ``validation_accuracy``: settings are
@@ -246,7 +255,7 @@ def validate(config: ExperimentConfig) -> None:
         (
             "train.program_learning",
             (
-                train.program_learning == "none"
+                train.program_learning not in ("sampled", "mixed")
                 or not (train.programs or train.programs_file)
                 or train.learning_fraction == 0
                 or train.initial_logit > 0,
@@ -259,17 +268,31 @@ def validate(config: ExperimentConfig) -> None:
         (
             "train.program_learning",
             (
-                train.program_learning != "uniform" or train.program_search != "argmax",
-                "is 'uniform', whose logits never move, so train.program_search must name a "
-                f"search to pick the programs (one of {', '.join(SEARCH_STRATEGIES)}), not argmax",
+                train.program_learning not in ("uniform", "search")
+                or train.program_search != "argmax",
+                f"is {train.program_learning!r}, which has no logits to take the argmax of, so "
+                "train.program_search must name a search to pick the programs (one of "
+                f"{', '.join(SEARCH_STRATEGIES)}), not argmax",
             ),
         ),
         ("train.learning_fraction", (0.0 <= train.learning_fraction <= 1.0, "must be in [0, 1]")),
+        (
+            "train.learning_fraction",
+            (
+                train.program_learning not in ("search", "uniform")
+                or round(train.learning_fraction * train.steps) < train.steps
+                or train.steps == 0,
+                f"is {train.learning_fraction} of {train.steps} steps: program_learning "
+                f"{train.program_learning!r} needs steps after the learning phase to train "
+                "the programs it finds",
+            ),
+        ),
         ("train.mixture_init_stddev", (train.mixture_init_stddev >= 0, "must be >= 0")),
         ("train.final_temperature", (train.final_temperature > 0, "must be > 0")),
         ("train.mixture_entropy_weight", (train.mixture_entropy_weight >= 0, "must be >= 0")),
         ("train.program_search", one_of(train.program_search, ("argmax", *SEARCH_STRATEGIES))),
         ("train.search_budget", (train.search_budget >= 1, "must be >= 1")),
+        ("train.search_rounds", (train.search_rounds >= 1, "must be >= 1")),
         ("train.standing_candidates", (train.standing_candidates >= 0, "must be >= 0")),
         ("train.search_validation_examples", (train.search_validation_examples >= 1, ">= 1")),
         ("train.validation_examples", (train.validation_examples >= 0, ">= 0")),

@@ -19,6 +19,12 @@ UNIFORM_SEARCH = (
 )
 """Single-path training to step 36, then a program search on held-out examples."""
 
+SEARCH_ROUNDS = (
+    "train.program_learning=search,train.program_search=local,train.search_budget=10,"
+    "train.search_rounds=3,train.learning_fraction=0.3,train.validation_examples=200"
+)
+"""Hard programs searched at steps 10, 20 and 36, on examples held out for the search."""
+
 
 def command(model_dir, data_dir, override=""):
     return [
@@ -52,6 +58,14 @@ def newest_checkpoint_step(model_dir):
 
 def kill_after_checkpoint(model_dir, data_dir, step, override=""):
     """Starts the binary and SIGKILLs it once a checkpoint at or past ``step`` exists."""
+    return kill_when(
+        model_dir, data_dir, lambda: newest_checkpoint_step(model_dir) >= step, override
+    )
+
+
+def kill_when(model_dir, data_dir, ready, override=""):
+    """Starts the binary and SIGKILLs it once ``ready()``; returns the newest
+    checkpoint's step."""
     process = subprocess.Popen(
         command(model_dir, data_dir, override),
         cwd=REPO,
@@ -60,7 +74,7 @@ def kill_after_checkpoint(model_dir, data_dir, step, override=""):
         stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 300
-    while newest_checkpoint_step(model_dir) < step:
+    while not ready():
         assert process.poll() is None, "the run ended before it could be killed"
         assert time.time() < deadline, "no checkpoint appeared"
         time.sleep(0.05)
@@ -123,3 +137,36 @@ def test_killed_during_the_program_search_and_rerun_ends_exactly_like_an_uninter
     got_tasks, got_programs = results(preempted)
     assert got_programs == expected_programs
     assert got_tasks == expected_tasks
+
+
+def rounds_recorded(model_dir):
+    try:
+        log = json.loads((model_dir / "search_rounds.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return set()
+    return {record["step"] for records in log.values() for record in records}
+
+
+def test_killed_between_search_rounds_and_rerun_ends_exactly_like_an_uninterrupted_run(
+    tmp_path, shared_data_dir
+):
+    uninterrupted = tmp_path / "uninterrupted"
+    run_to_end(uninterrupted, shared_data_dir, SEARCH_ROUNDS)
+    expected_rounds = json.loads((uninterrupted / "search_rounds.json").read_text())
+    assert {r["step"] for records in expected_rounds.values() for r in records} == {10, 20, 36}
+
+    preempted = tmp_path / "preempted"
+    # Killed once round 20 is recorded: the newest checkpoint predates it or
+    # follows it, and either way the rerun must replay from there.
+    killed_at = kill_when(
+        preempted, shared_data_dir, lambda: 20 in rounds_recorded(preempted), SEARCH_ROUNDS
+    )
+    assert 20 <= killed_at < STEPS and not (preempted / "metrics.json").exists()
+    output = run_to_end(preempted, shared_data_dir, SEARCH_ROUNDS)
+    assert f"resumed from step {killed_at}" in output
+
+    expected_tasks, expected_programs = results(uninterrupted)
+    got_tasks, got_programs = results(preempted)
+    assert got_programs == expected_programs
+    assert got_tasks == expected_tasks
+    assert json.loads((preempted / "search_rounds.json").read_text()) == expected_rounds

@@ -1,14 +1,17 @@
-"""Uniform single-path training and the standing of kept programs."""
+"""Program learning: search rounds, uniform single-path training, and the
+standing of kept programs."""
 
 import dataclasses
 
 import numpy as np
 import pytest
 
+from compose import ComposedModel, TaskSpec
 from compose.config import ExperimentConfig, validate
+from compose.core.program import validate_program
 from compose.errors import InvalidInputError
 from compose.plots import program_figure
-from compose.search import ProgramScorer
+from compose.search import ProgramScorer, rounds
 from compose.search.standing import program_standing, single_changes
 from compose.training.experiment import programs_report, run_experiment
 from tasks import get_task, load_task_data
@@ -52,7 +55,7 @@ def test_uniform_learning_never_moves_the_logits_and_searches_from_the_initial_p
     assert record["search"]["strategy"] == "local"
     assert 1 <= record["search"]["evaluations"] <= 12
     search = record["search"]
-    assert search["searched_validation_accuracy"] >= search["argmax_validation_accuracy"]
+    assert search["best_accuracy"] >= search["start_accuracy"]
     assert model.selection("uci_digits") == "hard"
 
 
@@ -101,3 +104,108 @@ def test_the_programs_figure_draws_the_standing_row(uniform_run):
     titles = [axis.get_title() for axis in figure.axes]
     assert len(figure.axes) == 2 + 1  # mixture, program, standing
     assert titles[-1].startswith("kept above ")
+
+
+def test_round_steps_spread_over_the_phase_on_loop_boundaries():
+    assert rounds.round_steps(150, 4, 10) == [40, 80, 110, 150]
+    assert rounds.round_steps(20, 3, 10) == [10, 20]  # a short phase has fewer
+    assert rounds.round_steps(5, 4, 10) == [5]
+
+
+TARGET = [2, 1, 0]
+
+
+class TargetScorer:
+    """Scores a program by the share of its positions equal to TARGET's."""
+
+    candidates_per_call = 4
+
+    def __init__(self, model, task, split):
+        self.model = model
+
+    def accuracy(self, programs):
+        return [float(np.mean(np.array(p) == TARGET)) for p in programs]
+
+
+class FlatScorer(TargetScorer):
+    def accuracy(self, programs):
+        return [0.5 for _ in programs]
+
+
+def rounds_over(scorer, monkeypatch):
+    monkeypatch.setattr(rounds, "ProgramScorer", scorer)
+    model = ComposedModel(
+        [TaskSpec("digits", (8, 8, 1), 10)],
+        bank_size=3,
+        depth=3,
+        channels=8,
+        resolution=4,
+        programs={"digits": [0, 0, 0]},
+    )
+    images = np.random.default_rng(0).integers(0, 256, (64, 8, 8, 1), np.uint8)
+    searched = rounds.SearchRounds(
+        model, {"digits": None}, {"digits": images}, "local", budget=30, seed=0, steps=[10, 20]
+    )
+    return model, searched
+
+
+def test_a_search_round_keeps_a_change_only_when_it_scores_higher(monkeypatch):
+    model, searched = rounds_over(TargetScorer, monkeypatch)
+    searched(5)  # not a round step
+    assert searched.log["digits"] == []
+    searched(10)
+    first = searched.log["digits"][-1]
+    assert first["changed"] and first["best_accuracy"] == 1.0
+    assert first["start_accuracy"] == pytest.approx(1 / 3)  # [0, 0, 0] has the last right
+    assert model.program("digits") == TARGET == first["program"]
+    validate_program("digits", model.program("digits"), 3, 3)
+    searched(20)  # nothing scores higher than the target: the program stays
+    second = searched.log["digits"][-1]
+    assert not second["changed"] and model.program("digits") == TARGET
+
+
+def test_a_search_round_keeps_the_program_on_ties(monkeypatch):
+    model, searched = rounds_over(FlatScorer, monkeypatch)
+    searched(10)
+    assert not searched.log["digits"][-1]["changed"]
+    assert model.program("digits") == [0, 0, 0]
+
+
+def test_a_resumed_run_forgets_the_rounds_its_checkpoint_predates(monkeypatch):
+    _, searched = rounds_over(TargetScorer, monkeypatch)
+    searched(10)
+    searched(20)
+    searched.forget_from(20)
+    assert [record["step"] for record in searched.log["digits"]] == [10]
+
+
+@pytest.fixture(scope="module")
+def search_run():
+    config = tiny_config(
+        program_learning="search",
+        learning_fraction=0.5,
+        program_search="local",
+        search_budget=7,
+        search_rounds=2,
+        standing_candidates=10,
+        initial_programs="random",
+    )
+    return config, run_experiment(config, model_dir=None, verbose=False)
+
+
+def test_search_learning_runs_its_rounds_and_records_them(search_run):
+    config, result = search_run
+    model, metrics = result["model"], result["metrics"]
+    entry = metrics["discretisation"]["uci_digits"]
+    assert [record["step"] for record in entry["rounds"]] == [10, 15]
+    for record in entry["rounds"]:
+        assert record["changed"] == (record["best_accuracy"] > record["start_accuracy"])
+        assert (record["program"] != record["start"]) == record["changed"]
+        assert 1 <= record["evaluations"] <= 7
+    assert entry["program"] == entry["rounds"][-1]["program"] == model.program("uci_digits")
+    assert model.selection("uci_digits") == "hard"
+    # the standing is scored on the validation examples, not the search's
+    assert entry["standing"]["examples"] == VALIDATION
+    # the search examples train after the learning phase: nothing is lost
+    train, _ = load_task_data(get_task("uci_digits"))
+    assert metrics["tasks"]["uci_digits"]["train_examples"] == len(train) - VALIDATION

@@ -51,7 +51,7 @@ def main(argv):
     from compose.files import check_writable, write_atomically, write_json
     from compose.search import search_program
     from compose.training.evaluate import evaluate, evaluate_program
-    from compose.training.experiment import hold_out_validation
+    from compose.training.experiment import hold_out
     from compose.training.models import load_trained_model
     from tasks import get_task, load_task_data
 
@@ -64,7 +64,8 @@ def main(argv):
     report, lines = {}, []
     for task in tasks:
         train, test = load_task_data(get_task(task), config.data_dir, config.tfds_dir)
-        train, validation = hold_out_validation(train, config.train, searching=True)
+        held = hold_out(train, config.train, searching=True)
+        train, validation = held.train, held.search if held.validation is None else held.validation
         print(
             f"{task}: {FLAGS.strategy} search, budget {FLAGS.budget}, from "
             f"{format_program(model.program(task))}",

@@ -3,6 +3,7 @@ evaluation, and the artefacts left in the model dir."""
 
 import os
 import time
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -14,6 +15,7 @@ from compose.errors import InvalidInputError, MissingFileError, UnknownNameError
 from compose.files import read_json, write_json
 from compose.plots import write_program_plots
 from compose.run_log import append_run_log
+from compose.search.rounds import SearchRounds, round_steps
 from compose.seeds import derive_seed
 from compose.training.distribute import get_strategy
 from compose.training.evaluate import evaluate
@@ -22,7 +24,7 @@ from compose.training.models import build_model, read_programs_file, restore_mod
 from compose.training.objectives import Supervised, mixture_entropy
 from compose.training.schedules import annealer
 from compose.training.trainer import Trainer, build_optimizer, trained_variables
-from tasks import get_task, load_task_data
+from tasks import Split, get_task, load_task_data
 
 
 def initial_programs(config: ExperimentConfig) -> dict[str, list[int]] | None:
@@ -62,7 +64,7 @@ def check_runnable(config: ExperimentConfig, model_dir: str | None = None) -> No
         validate_program(task, program, config.model.bank_size, config.model.depth)
     for task in tasks:
         train, _ = load_task_data(task, config.data_dir, config.tfds_dir)
-        train, _ = hold_out_validation(train, config.train, searches(config.train))
+        train = hold_out(train, config.train, searches(config.train)).train
         if config.train.batch_size > len(train):
             raise InvalidInputError(
                 f"task {task.name!r}: batch_size {config.train.batch_size} is larger than its "
@@ -96,7 +98,10 @@ def start_learning(model, config) -> None:
     """Makes every task's program learnable as ``train.program_learning`` says:
     logits ``train.initial_logit`` on its current program's blocks (0
     elsewhere), plus ``train.mixture_init_stddev`` noise; ``uniform``: sampled
-    from zero logits (which :func:`learned_variables` leaves untrained)."""
+    from zero logits (which :func:`learned_variables` leaves untrained);
+    ``search``: nothing (programs stay hard; :mod:`compose.search.rounds`)."""
+    if config.train.program_learning == "search":
+        return
     if config.train.program_learning == "uniform":
         for task in model.task_names:
             model.learn_program(task, "sampled", np.zeros((model.depth, model.bank_size)))
@@ -126,8 +131,7 @@ def discretise_learned(
     diagnostic_splits,
     batch_size,
     search=None,
-    validation=None,
-    standing_candidates=0,
+    search_splits=None,
 ) -> dict:
     """Makes every learned program hard; returns, per task, the accuracy on
     ``diagnostic_splits`` just before and just after, and the mixture it was
@@ -140,13 +144,9 @@ def discretise_learned(
     then keeps its most likely block (for ``sampled`` programs, exactly what
     inference already ran); with ``search`` (keyword arguments of
     :func:`compose.search.search_program`) a search started there, scored on
-    the task's ``validation`` split, then picks the program, whose statistics
+    the task's ``search_splits``, then picks the program, whose statistics
     are re-estimated in turn (``search["from_initial"]``: started from the
     program the task had before learning, for logits that never moved).
-    With ``standing_candidates`` the kept program is then scored on
-    ``validation`` against that many random programs and its single-position
-    changes (:func:`compose.search.standing.program_standing`; for a searched
-    program that is the split it was chosen on).
     """
     learned = [task for task in model.task_names if model.selection(task) != "hard"]
     if not learned:
@@ -172,23 +172,15 @@ def discretise_learned(
         for task in learned:
             if search.get("from_initial"):
                 options["start"] = unpad_program(np.asarray(model.path(task).program))
-            best, log = search_program(model, task, validation[task], **options)
+            best, log = search_program(model, task, search_splits[task], **options)
             model.set_program(task, list(best.program))
             refresh_statistics(model, task, train_images[task])
             report[task]["search"] = {
                 "strategy": search["strategy"],
                 "evaluations": len(log),
-                "argmax_validation_accuracy": log[0].accuracy,
-                "searched_validation_accuracy": best.accuracy,
+                "start_accuracy": log[0].accuracy,
+                "best_accuracy": best.accuracy,
             }
-    if standing_candidates:
-        from compose.search.standing import program_standing
-
-        for task in learned:
-            seed = derive_seed(0, "standing", task)
-            report[task]["standing"] = program_standing(
-                model, task, validation[task], standing_candidates, seed
-            )
     after = evaluate(model, splits, batch_size)
     for task in learned:
         report[task].update(
@@ -199,6 +191,17 @@ def discretise_learned(
             discretisation_gap=before[task]["accuracy"] - after[task]["accuracy"],
         )
     return report
+
+
+def record_standing(model, report, splits, candidates) -> None:
+    """Adds to ``report[task]`` where each task's program stands, now, among
+    ``candidates`` random programs and its single-position changes, scored on
+    ``splits[task]`` (:func:`compose.search.standing.program_standing`)."""
+    from compose.search.standing import program_standing
+
+    for task in report:
+        seed = derive_seed(0, "standing", task)
+        report[task]["standing"] = program_standing(model, task, splits[task], candidates, seed)
 
 
 def _softmax(logits):
@@ -212,24 +215,73 @@ def learns_programs(train_config) -> bool:
 
 
 def searches(train_config) -> bool:
-    """Whether the run scores candidate programs on held-out examples (a
-    search, or the kept programs' standing)."""
+    """Whether the run holds search examples out: to score its program
+    searches, or the kept programs' standing when no validation examples are
+    held out (they score it otherwise, unbiased by the search)."""
     return learns_programs(train_config) and (
-        train_config.program_search != "argmax" or train_config.standing_candidates > 0
+        train_config.program_search != "argmax"
+        or (train_config.standing_candidates > 0 and not train_config.validation_examples)
     )
 
 
-def hold_out_validation(train, train_config, searching: bool):
-    """``(rest, validation)`` of a task's training :class:`tasks.Split`: its
-    last ``validation_examples``, else ``search_validation_examples`` when a
-    program search scores candidates on them, at most a fifth of the split;
-    ``(train, None)`` when nothing is held out."""
-    count = train_config.validation_examples or (
-        train_config.search_validation_examples if searching else 0
+class HeldOut(NamedTuple):
+    """A task's training split after :func:`hold_out`."""
+
+    train: Split
+    """What trains (during the learning phase; ``search`` joins it after)."""
+    validation: Split | None
+    """The last ``validation_examples``: scored after training, never trained on."""
+    search: Split | None
+    """The examples that score the learning phase's program searches."""
+
+
+def hold_out(train, train_config, searching: bool) -> HeldOut:
+    """Holds the last ``validation_examples`` of a task's training
+    :class:`tasks.Split` out (at most a fifth), then, when the run searches
+    programs, the last ``search_validation_examples`` of the rest (at most a
+    fifth of it).  Separate splits, so that a validation accuracy is never
+    the one a search maximised."""
+    validation = search = None
+    if train_config.validation_examples:
+        train, validation = train.split_off(min(train_config.validation_examples, len(train) // 5))
+    if searching:
+        train, search = train.split_off(
+            min(train_config.search_validation_examples, len(train) // 5)
+        )
+    return HeldOut(train, validation, search)
+
+
+def rejoin(train, search):
+    """``train`` with the ``search`` examples held out of its end put back."""
+    if search is None:
+        return train
+    return Split(
+        np.concatenate([train.images, search.images]),
+        np.concatenate([train.labels, search.labels]),
     )
-    if not count:
-        return train, None
-    return train.split_off(min(count, len(train) // 5))
+
+
+def search_rounds(config, model, search_splits, train_images, model_dir, start) -> SearchRounds:
+    """The :class:`compose.search.rounds.SearchRounds` of ``config``, with the
+    records of rounds before ``start`` read back from ``model_dir`` (a resumed
+    run; later ones run again from the checkpoint)."""
+    train_config = config.train
+    learning_steps = int(round(train_config.learning_fraction * train_config.steps))
+    path = model_dir and os.path.join(model_dir, "search_rounds.json")
+    log = read_json(path, "search rounds record") if path and tf.io.gfile.exists(path) else None
+    rounds = SearchRounds(
+        model,
+        search_splits,
+        train_images,
+        strategy=train_config.program_search,
+        budget=train_config.search_budget,
+        seed=derive_seed(train_config.seed, "program_search"),
+        steps=round_steps(learning_steps, train_config.search_rounds, train_config.steps_per_loop),
+        log=log,
+        record_path=path,
+    )
+    rounds.forget_from(start)
+    return rounds
 
 
 def search_options(config: ExperimentConfig) -> dict | None:
@@ -260,13 +312,15 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
         name: load_task_data(get_task(name), config.data_dir, config.tfds_dir)
         for name in config.tasks
     }
-    learning = learns_programs(train_config)
-    validation = {}
+    validation, search_splits, rejoined = {}, {}, {}
     for name, (train, test) in data.items():
-        train, held_out = hold_out_validation(train, train_config, searches(train_config))
-        data[name] = (train, test)
-        if held_out is not None:
-            validation[name] = held_out
+        held = hold_out(train, train_config, searches(train_config))
+        data[name] = (held.train, test)
+        rejoined[name] = rejoin(held.train, held.search)
+        if held.validation is not None:
+            validation[name] = held.validation
+        if held.search is not None:
+            search_splits[name] = held.search
     strategy = get_strategy(config.strategy, config.tpu)
     with strategy.scope():
         model = build_model(config, initial_programs(config))
@@ -277,6 +331,7 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
             train_config.lr_schedule,
             train_config.steps,
         )
+    learning = learns_programs(train_config)
     objectives = [Supervised(name) for name in model.task_names]
     if learning and train_config.mixture_entropy_weight:
         objectives.append(mixture_entropy(model.task_names, train_config.mixture_entropy_weight))
@@ -297,35 +352,56 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
     start = trainer.restore()
     if verbose and start:
         print(f"resumed from step {start} in {model_dir}")
-    learning_steps = 0
-    if learning:
-        learning_steps = int(round(train_config.learning_fraction * train_config.steps))
-        if start == 0:
-            start_learning(model, config)
+    learning_steps = int(round(train_config.learning_fraction * train_config.steps))
+    if not learning:
+        learning_steps = 0
+    elif start == 0:
+        start_learning(model, config)
+    train_images = {name: train.images for name, (train, _) in data.items()}
+    if learning and train_config.program_learning == "search":
+        rounds = search_rounds(config, model, search_splits, train_images, model_dir, start)
+        before_loop = rounds
+    else:
+        rounds = None
+        before_loop = annealer(
+            model, model.task_names, train_config.final_temperature, learning_steps
+        )
+    trainer.train(learning_steps, verbose=verbose, before_loop=before_loop)
     test_splits = {name: test for name, (_, test) in data.items()}
-    anneal = annealer(model, model.task_names, train_config.final_temperature, learning_steps)
-    trainer.train(learning_steps, verbose=verbose, before_loop=anneal)
-    served_mixed = train_config.program_learning == "mixed" and learning_steps >= train_config.steps
     discretisation = {}
-    if not served_mixed:
+    fixing = learning and int(trainer.step.numpy()) == learning_steps
+    served_mixed = train_config.program_learning == "mixed" and learning_steps >= train_config.steps
+    if fixing and rounds is not None:
+        rounds.run(learning_steps)
+        discretisation = {task: {"rounds": records} for task, records in rounds.log.items()}
+        for task, entry in discretisation.items():
+            entry["program"] = model.program(task)
+    elif fixing and not served_mixed:
         diagnostic = {
             name: test.head(train_config.diagnostic_examples) for name, test in test_splits.items()
         }
         discretisation = discretise_learned(
             model,
-            {name: train.images for name, (train, _) in data.items()},
+            train_images,
             diagnostic,
             train_config.eval_batch_size,
             search_options(config),
-            validation,
+            search_splits,
+        )
+    if discretisation and train_config.standing_candidates:
+        record_standing(
+            model,
+            discretisation,
+            validation or search_splits,
             train_config.standing_candidates,
         )
     discretisation_path = model_dir and os.path.join(model_dir, "discretisation.json")
     if discretisation and model_dir:
         write_json(discretisation_path, discretisation)
     elif model_dir and tf.io.gfile.exists(discretisation_path):
-        # discretised before an interruption
+        # fixed before an interruption
         discretisation = read_json(discretisation_path, "discretisation record")
+    trainer.use_inputs(rejoined)  # the search examples train once programs are fixed
     trainer.train(train_config.steps, verbose=verbose)
     test = evaluate(model, test_splits, train_config.eval_batch_size)
     scored_validation = (
@@ -340,22 +416,14 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
             "test_accuracy": test[name]["accuracy"],
             "test_loss": test[name]["loss"],
             "test_examples": len(data[name][1]),
-            "train_examples": len(data[name][0]),
+            "train_examples": len(rejoined[name]),
         }
         if name in scored_validation:
             entry["validation_accuracy"] = scored_validation[name]["accuracy"]
             entry["validation_examples"] = len(validation[name])
-        if name in discretisation:
-            entry.update(
-                {
-                    key: discretisation[name][key]
-                    for key in (
-                        "accuracy_before_discretisation",
-                        "accuracy_after",
-                        "discretisation_gap",
-                    )
-                }
-            )
+        for key in ("accuracy_before_discretisation", "accuracy_after", "discretisation_gap"):
+            if key in discretisation.get(name, {}):
+                entry[key] = discretisation[name][key]
         metrics["tasks"][name] = entry
     if discretisation:
         metrics["discretisation"] = discretisation

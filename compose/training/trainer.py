@@ -186,6 +186,16 @@ class Trainer:
             )
             self.writer = tf.summary.create_file_writer(os.path.join(model_dir, "train"))
 
+    def use_inputs(self, inputs) -> None:
+        """Trains on ``inputs`` (``{task: Split}``, the same tasks) from the next
+        :meth:`train` call on; the examples of a step stay a function of the
+        step and the inputs, so a resumed run that switches at the same step
+        sees the same ones."""
+        missing = sorted(set(self.inputs) - set(inputs))
+        if missing:
+            raise InvalidInputError(f"no training data given for tasks {missing}")
+        self.inputs = {task: inputs[task] for task in self.inputs}
+
     def restore(self) -> int:
         """Restores the newest readable checkpoint, if any; returns the step reached."""
         if self.manager is not None:
