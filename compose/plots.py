@@ -36,20 +36,32 @@ def one_hot_program(program, depth, bank_size) -> np.ndarray:
     return grid
 
 
-def standing_histogram(axis, standing: dict | None, first: bool) -> None:
+def standing_histogram(axis, entry: dict | None, first: bool) -> None:
     """Held-out accuracies of the candidates scored when the program was kept,
-    the kept one's as a red line (``standing`` of :mod:`compose.search.standing`)."""
-    if standing is None:
+    the kept one's as a red line: its ``standing``
+    (:mod:`compose.search.standing`: random programs and single changes), else
+    the candidates of its last search round (:mod:`compose.search.rounds`)."""
+    if entry is None:
         axis.axis("off")
         return
     bins = np.linspace(0.0, 1.0, 41)
-    axis.hist(standing["random_accuracies"], bins=bins, color="0.6", label="random")
-    axis.hist(
-        standing["change_accuracies"], bins=bins, color="tab:blue", alpha=0.6, label="1 change"
-    )
-    axis.axvline(standing["kept_accuracy"], color="tab:red", label="kept")
+    if "standing" in entry:
+        standing = entry["standing"]
+        kept = standing["kept_accuracy"]
+        axis.hist(standing["random_accuracies"], bins=bins, color="0.6", label="random")
+        axis.hist(
+            standing["change_accuracies"], bins=bins, color="tab:blue", alpha=0.6, label="1 change"
+        )
+        title = f"kept above {standing['percentile']:.0f}% of random"
+    else:
+        last = entry["rounds"][-1]
+        scores = last["candidate_accuracies"]
+        kept = max(scores)  # a round keeps the best it scored (the start on ties)
+        axis.hist(scores, bins=bins, color="tab:blue", alpha=0.6, label="searched")
+        title = f"step {last['step']}: best of {len(scores)}"
+    axis.axvline(kept, color="tab:red", label="kept")
     axis.set_xlabel("held-out accuracy")
-    axis.set_title(f"kept above {standing['percentile']:.0f}% of random", fontsize=8)
+    axis.set_title(title, fontsize=8)
     if first:
         axis.set_ylabel("candidates")
         axis.legend(fontsize=6)
@@ -68,9 +80,9 @@ def program_figure(programs: dict, discretisation: dict | None = None):
     hard = {t: one_hot_program(programs["programs"][t]["program"], depth, bank_size) for t in tasks}
     rows.append(("program", hard))
     standing = {
-        t: entry["standing"]
+        t: entry
         for t, entry in (discretisation or {}).items()
-        if "standing" in entry and t in programs["programs"]
+        if ("standing" in entry or entry.get("rounds")) and t in programs["programs"]
     }
     figure, axes = plt.subplots(
         len(rows) + bool(standing),

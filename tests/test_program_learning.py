@@ -1,6 +1,7 @@
 """Program learning: search rounds, uniform single-path training, and the
 standing of kept programs."""
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -93,7 +94,7 @@ def test_single_changes_are_every_one_position_change():
 
 
 def test_uniform_learning_without_a_search_is_refused():
-    config = tiny_config(program_learning="uniform")
+    config = tiny_config(program_learning="uniform", program_search="argmax")
     with pytest.raises(InvalidInputError, match="program_search must name a search"):
         validate(config)
 
@@ -209,3 +210,15 @@ def test_search_learning_runs_its_rounds_and_records_them(search_run):
     # the search examples train after the learning phase: nothing is lost
     train, _ = load_task_data(get_task("uci_digits"))
     assert metrics["tasks"]["uci_digits"]["train_examples"] == len(train) - VALIDATION
+
+
+def test_the_programs_figure_draws_the_last_search_round(search_run):
+    _, result = search_run
+    discretisation = copy.deepcopy(result["metrics"]["discretisation"])
+    del discretisation["uci_digits"]["standing"]  # the default run records no standing
+    figure = program_figure(programs_report(result["model"]), discretisation)
+    last = discretisation["uci_digits"]["rounds"][-1]
+    assert len(figure.axes) == 1 + 1  # program, last round
+    assert figure.axes[-1].get_title() == f"step 15: best of {len(last['candidate_accuracies'])}"
+    kept_line = figure.axes[-1].lines[0].get_xdata()[0]
+    assert kept_line == max(last["candidate_accuracies"])

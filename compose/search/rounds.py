@@ -108,6 +108,7 @@ class SearchRounds:
                     "changed": changed,
                     "program": self.model.program(task),
                     "evaluations": len(candidates),
+                    "candidate_accuracies": [candidate.accuracy for candidate in candidates],
                 }
             )
         if self.record_path:
