@@ -25,6 +25,9 @@ SEARCH_ROUNDS = (
 )
 """Hard programs searched at steps 10, 20 and 36, on examples held out for the search."""
 
+SAMPLED = "train.program_learning=sampled,train.program_search=argmax"
+"""Straight-through sampled programs to step 24, then each layer's most likely block."""
+
 
 def command(model_dir, data_dir, override=""):
     return [
@@ -102,22 +105,27 @@ def results(model_dir):
     return metrics["tasks"], {task: entry["program"] for task, entry in programs.items()}
 
 
-def test_killed_twice_and_rerun_ends_exactly_like_an_uninterrupted_run(tmp_path, shared_data_dir):
-    uninterrupted = tmp_path / "uninterrupted"
-    run_to_end(uninterrupted, shared_data_dir)
-
-    preempted = tmp_path / "preempted"
-    killed_at = kill_after_checkpoint(preempted, shared_data_dir, 20)  # relaxed phase
-    assert 20 <= killed_at < STEPS and not (preempted / "metrics.json").exists()
-    killed_again_at = kill_after_checkpoint(preempted, shared_data_dir, 70)  # hard programs
-    assert 70 <= killed_again_at < STEPS
-    output = run_to_end(preempted, shared_data_dir)
-    assert f"resumed from step {killed_again_at}" in output
-
+def assert_same_end(uninterrupted, preempted):
+    """Same programs, and the same accuracies and losses bit for bit."""
     expected_tasks, expected_programs = results(uninterrupted)
     got_tasks, got_programs = results(preempted)
     assert got_programs == expected_programs
-    assert got_tasks == expected_tasks  # accuracies and losses, bit for bit
+    assert got_tasks == expected_tasks
+
+
+def test_killed_twice_and_rerun_ends_exactly_like_an_uninterrupted_run(tmp_path, shared_data_dir):
+    uninterrupted = tmp_path / "uninterrupted"
+    run_to_end(uninterrupted, shared_data_dir, SAMPLED)
+
+    preempted = tmp_path / "preempted"
+    killed_at = kill_after_checkpoint(preempted, shared_data_dir, 20, SAMPLED)  # sampled
+    assert 20 <= killed_at < STEPS and not (preempted / "metrics.json").exists()
+    killed_again_at = kill_after_checkpoint(preempted, shared_data_dir, 70, SAMPLED)  # hard
+    assert 70 <= killed_again_at < STEPS
+    output = run_to_end(preempted, shared_data_dir, SAMPLED)
+    assert f"resumed from step {killed_again_at}" in output
+
+    assert_same_end(uninterrupted, preempted)
 
 
 def test_killed_during_the_program_search_and_rerun_ends_exactly_like_an_uninterrupted_run(
@@ -133,10 +141,7 @@ def test_killed_during_the_program_search_and_rerun_ends_exactly_like_an_uninter
     output = run_to_end(preempted, shared_data_dir, UNIFORM_SEARCH)
     assert f"resumed from step {killed_at}" in output
 
-    expected_tasks, expected_programs = results(uninterrupted)
-    got_tasks, got_programs = results(preempted)
-    assert got_programs == expected_programs
-    assert got_tasks == expected_tasks
+    assert_same_end(uninterrupted, preempted)
 
 
 def rounds_recorded(model_dir):
@@ -165,8 +170,5 @@ def test_killed_between_search_rounds_and_rerun_ends_exactly_like_an_uninterrupt
     output = run_to_end(preempted, shared_data_dir, SEARCH_ROUNDS)
     assert f"resumed from step {killed_at}" in output
 
-    expected_tasks, expected_programs = results(uninterrupted)
-    got_tasks, got_programs = results(preempted)
-    assert got_programs == expected_programs
-    assert got_tasks == expected_tasks
+    assert_same_end(uninterrupted, preempted)
     assert json.loads((preempted / "search_rounds.json").read_text()) == expected_rounds

@@ -16,6 +16,7 @@ def test_search_binary_writes_programs_and_a_candidate_log(tmp_path, shared_data
         "--bank_size=3",
         "--channels=8",
         "--resolution=4",
+        "--program_learning=sampled",
         "--program_search=local",
         "--params_override=train.search_budget=8,train.search_validation_examples=300",
     )

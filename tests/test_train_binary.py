@@ -21,8 +21,9 @@ def test_trains_real_tasks_writes_artefacts_and_resumes(tmp_path, shared_data_di
         "--depth=4",
         "--channels=16",
         "--resolution=8",
-        "--params_override=train.learning_fraction=0.25,train.checkpoint_every=100,"
-        "train.final_temperature=0.5,train.mixture_entropy_weight=0.01,"
+        "--params_override=train.program_learning=sampled,train.program_search=argmax,"
+        "train.learning_fraction=0.25,train.checkpoint_every=100,train.final_temperature=0.5,"
+        "train.mixture_entropy_weight=0.01,"
         "train.mixture_init_stddev=2.0,train.lr_schedule=constant",
     ]  # constant: cosine decay halves the learning a 200-step run gets (USPS 0.53 vs 0.80)
     first = train(*args)
@@ -58,7 +59,12 @@ def test_trains_real_tasks_writes_artefacts_and_resumes(tmp_path, shared_data_di
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["model"]["depth"] == 4 and config["train"]["learning_fraction"] == 0.25
 
-    again = train(*args[:-1], "--steps=220", "--params_override=train.learning_fraction=0.25")
+    again = train(
+        *args[:-1],
+        "--steps=220",
+        "--params_override=train.program_learning=sampled,train.program_search=argmax,"
+        "train.learning_fraction=0.25",
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     assert "resumed from step 200" in again.stdout
     assert json.loads((tmp_path / "metrics.json").read_text())["step"] == 220

@@ -63,12 +63,14 @@ def check_runnable(config: ExperimentConfig, model_dir: str | None = None) -> No
     for task, program in programs.items():
         validate_program(task, program, config.model.bank_size, config.model.depth)
     for task in tasks:
-        train, _ = load_task_data(task, config.data_dir, config.tfds_dir)
-        train = hold_out(train, config.train, searches(config.train)).train
+        split, _ = load_task_data(task, config.data_dir, config.tfds_dir)
+        train = hold_out(split, config.train, searches(config.train)).train
         if config.train.batch_size > len(train):
+            held = len(split) - len(train)
             raise InvalidInputError(
                 f"task {task.name!r}: batch_size {config.train.batch_size} is larger than its "
                 f"{len(train)} training examples"
+                + (f" ({len(split)} less {held} held out)" if held else "")
             )
     check_fits(config)
     if model_dir and os.path.isdir(os.path.join(model_dir, "checkpoints")):
