@@ -217,7 +217,8 @@ def run_variant(config, suite, variant, seeds, done) -> dict:
 
 def probe_fixed_programs(config, step):
     """The standing of fixed random programs (seed 0) after ``step`` steps of
-    joint training, what a search round there would see; and the model."""
+    joint training, what a search round there would see; the model and the
+    validation splits it was scored on."""
     train = dataclasses.replace(config.train, seed=0, **VARIANTS["random"])
     config = dataclasses.replace(config, train=train)
     data, validation = {}, {}
@@ -253,7 +254,7 @@ def probe_fixed_programs(config, step):
             "best_change_accuracy": round(max(standing["change_accuracies"]), 4),
             "random_median_accuracy": round(float(np.median(standing["random_accuracies"])), 4),
         }
-    return report, model
+    return report, model, validation
 
 
 def scoring_over_forward(model, task, split, candidates=32) -> dict:
@@ -331,17 +332,14 @@ def main(argv):
             entry["learned_minus_random"] = round(
                 results["learned"]["test_mean"] - results["random"]["test_mean"], 4
             )
-        entry["fixed_random_probe"], model = probe_fixed_programs(config, FLAGS.probe_step)
+        entry["fixed_random_probe"], model, validation = probe_fixed_programs(
+            config, FLAGS.probe_step
+        )
         entry["probe_step"] = FLAGS.probe_step
         print(json.dumps({suite: {"fixed_random_probe": entry["fixed_random_probe"]}}), flush=True)
         if suite == "main":
             task = config.tasks[0]
-            split = hold_out(
-                load_task_data(get_task(task), data_dir, config.tfds_dir)[0],
-                config.train,
-                searching=False,
-            ).validation
-            summary["scoring"] = scoring_over_forward(model, task, split)
+            summary["scoring"] = scoring_over_forward(model, task, validation[task])
             summary["scoring_over_forward"] = summary["scoring"]["scoring_over_forward"]
             summary["matmul_gflop_s"] = round(matmul_gflop_s(), 1)
             if "learned" in results:
