@@ -56,7 +56,7 @@ def standing_histogram(axis, entry: dict | None, first: bool) -> None:
     else:
         last = entry["rounds"][-1]
         scores = last["candidate_accuracies"]
-        kept = max(scores)  # a round keeps the best it scored (the start on ties)
+        kept = last["best_accuracy"]
         axis.hist(scores, bins=bins, color="tab:blue", alpha=0.6, label="searched")
         title = f"step {last['step']}: best of {len(scores)}"
     axis.axvline(kept, color="tab:red", label="kept")
