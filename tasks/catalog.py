@@ -6,6 +6,8 @@ Every task here reads real data that is on the machine: registry packages
 TFDS and must be prepared in the TFDS directory (nothing downloads).
 """
 
+import dataclasses
+
 from tasks.derived import CORRUPTIONS
 from tasks.task import DATA_DIR, Task, register_task
 
@@ -69,18 +71,28 @@ CIFAR10_PARTIAL = register_task(
         description="CIFAR-10, 5,085/1,017 images of the official batches (--data_dir)",
     )
 )
-for _corruption, _function in CORRUPTIONS.items():
-    register_task(
-        Task(
-            f"mnist_partial_{_corruption}",
-            dataset="mnist_partial",
-            image_shape=(28, 28, 1),
-            num_classes=10,
-            manual_dir=DATA_DIR,
-            preprocess=_function,
-            description=f"derived: MNIST-partial with MNIST-C style {_corruption} (--data_dir)",
+
+
+def _derived(base: Task, corruption: str) -> Task:
+    """``base`` with an MNIST-C style corruption of every image, registered as
+    ``<base>_<corruption>``."""
+    return register_task(
+        dataclasses.replace(
+            base,
+            name=f"{base.name}_{corruption}",
+            preprocess=CORRUPTIONS[corruption],
+            description=f"derived: {base.name} with MNIST-C style {corruption} "
+            f"({base.description})",
         )
     )
+
+
+for _corruption in CORRUPTIONS:
+    _derived(MNIST_PARTIAL, _corruption)
+USPS_SCALE = _derived(USPS, "scale")
+ANIMAL_SILHOUETTES_SHEAR = _derived(ANIMAL_SILHOUETTES, "shear")
+CIFAR10_PARTIAL_SHOT_NOISE = _derived(CIFAR10_PARTIAL, "shot_noise")
+
 for _name, _shape in (
     ("mnist", (28, 28, 1)),
     ("cifar10", (32, 32, 3)),
@@ -104,3 +116,22 @@ SHARED_DATA_SUITE = ("fashion_mnist", "mnist_partial", "usps", "uci_digits", "ci
 
 DIGIT_SOURCES = ("mnist_partial", "uci_digits", "mnist_partial_shear", "mnist_partial_scale")
 """Labelled digit domains of the domain-adaptation benchmark (USPS the target)."""
+
+STREAM_ROOT = ("fashion_mnist",)
+"""The task(s) the growing stream's root bank is trained on."""
+
+TASK_STREAM = (
+    "mnist_partial",
+    "usps",
+    "uci_digits",
+    "animal_silhouettes",
+    "cifar10_partial",
+    "mnist_partial_shear",
+    "usps_scale",
+    "animal_silhouettes_shear",
+    "cifar10_partial_shot_noise",
+    "mnist_partial_scale",
+)
+"""Tasks added one by one to the root (``compose.grow``, ``benchmarks.stream``):
+the five real datasets besides the root's first, then five derived domains
+of them (docs/growing.md; needs --data_dir)."""

@@ -200,6 +200,31 @@ CASES = {
         ["--model_dir={damaged}", "--task=uci_digits"],
         "no readable checkpoint: {damaged}/checkpoints/ckpt-20",
     ),
+    "grow: unknown task": (
+        "compose.grow",
+        ["--model_dir={model}", "--tasks=animal_silhouettes,digitz"],
+        "unknown task 'digitz'",
+    ),
+    "grow: a task already in the system": (
+        "compose.grow",
+        ["--model_dir={model}", "--tasks=animal_silhouettes,uci_digits"],
+        "grow: tasks ['uci_digits'] are already in the system (uci_digits)",
+    ),
+    "grow: size penalty above 1": (
+        "compose.grow",
+        ["--model_dir={model}", "--tasks=animal_silhouettes", "--size_penalty=1.5"],
+        "evolve: size_penalty must be in (0, 1], got 1.5",
+    ),
+    "grow: a budget of 0": (
+        "compose.grow",
+        ["--model_dir={model}", "--tasks=animal_silhouettes", "--budget=0"],
+        "evolve: budget must be >= 1 candidate, got 0",
+    ),
+    "grow: a model dir that is not a trained model": (
+        "compose.grow",
+        ["--model_dir={tmp}", "--tasks=animal_silhouettes"],
+        "{tmp}/config.json not found: --model_dir must be a directory written by compose.train",
+    ),
     "search: min_length above the depth": (
         "compose.search",
         ["--model_dir={model}", "--min_length=99"],

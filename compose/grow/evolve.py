@@ -1,19 +1,30 @@
-"""muNet evolution of a new task over a frozen bank: candidates are trained, not only scored.
+"""muNet evolution of a new task over a frozen system: candidates are trained, not only scored.
 
-A candidate is a :class:`Genome`: the task's program, the clones it owns
-(new trainable bank entries initialised from a frozen block) and its learning
-rate.  Each candidate is built with :func:`compose.grow.continual.add_task`,
-inherits its parent's trained weights (the task's stem, normalisation and
-head, and the clones they share), trains alone for a few steps over the
-frozen bank, and is scored on a validation split:
-``accuracy * s ** (charged / base)`` as in :class:`Objective`, a clone charged
-in full, a shared block divided among the tasks using it.
+A candidate is a :class:`Genome`: the task's program (indices into every
+block the system holds, earlier tasks' clones included), the clones it owns
+(new trainable bank entries initialised from a frozen block), whether it owns
+TAPS gated deltas of the blocks (:mod:`compose.core.gates`), and two
+hyper-parameters: its learning rate and its training steps.  Each candidate is
+built with :func:`compose.grow.continual.add_task`, inherits its parent's
+trained weights (the task's stem, normalisation and head, its gates, and the
+clones they share), trains alone over the frozen system, and is scored on a
+validation split held out of the task's training split:
+``accuracy * s ** (charged / base)`` as in
+:class:`compose.search.strategies.Objective`, a clone charged in full, a
+shared block divided among the tasks using it, open gated deltas charged to
+the task.
 
-Mutations (muNet): replace an index, insert a layer, remove a layer, clone
-the block of a layer into a new entry owned by the task, move the learning
-rate to a neighbouring value.  Parents are taken best-first, each accepted
-with probability ``0.5 ** children_so_far``.  Earlier tasks are untouched:
-the bank's old blocks are frozen in every candidate.
+The first generation (:func:`first_generation`) is seeded from the cheap
+choices that already exist: the closed-form search's best program, the
+programs of the tasks whose programs the closed-form probe ranks highest
+(each through its own task's stem), the closest task's program with the head
+and stem only trained, with TAPS gates, and with every block cloned (full
+fine-tuning inside the system).  Mutations (muNet): replace an index, insert
+a layer, remove a layer, clone the block of a layer into a new entry owned by
+the task, open or drop the gates, move the learning rate or the steps to a
+neighbouring value.  Parents are taken best-first, each accepted with
+probability ``0.5 ** children_so_far``.  Earlier tasks are untouched: the
+system's blocks are frozen in every candidate.
 """
 
 import dataclasses
@@ -23,12 +34,14 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from compose.core.statistics import refresh_statistics
 from compose.errors import InvalidInputError
 from compose.grow.continual import add_task
-from compose.search import task_objective
+from compose.search import ClosedFormScorer, fit_classifier, search_program, task_objective
 from compose.search.strategies import STALE_ROUNDS, SearchSpace, pick_parent
+from compose.seeds import derive_seed
 from compose.training.evaluate import evaluate
-from compose.training.objectives import Supervised
+from compose.training.objectives import Supervised, gate_sparsity
 from compose.training.trainer import Trainer, build_optimizer, trained_variables
 
 LEARNING_RATES = (5e-4, 1e-3, 2e-3, 5e-3, 1e-2)
@@ -39,13 +52,36 @@ LEARNING_RATES = (5e-4, 1e-3, 2e-3, 5e-3, 1e-2)
 class Genome:
     """One candidate architecture of the new task.
 
-    ``program`` indices below the bank size name frozen shared blocks;
+    ``program`` indices below the system's bank size name frozen blocks;
     ``bank_size + i`` names ``clones[i]``, a ``(clone id, parent block)`` pair.
     """
 
     program: tuple[int, ...]
-    clones: tuple[tuple[int, int], ...]
-    learning_rate: float
+    clones: tuple[tuple[int, int], ...] = ()
+    learning_rate: float = 2e-3
+    steps: int = 100
+    """Training steps of this candidate, on top of its parent's."""
+    gated: bool = False
+    """The task owns TAPS gated deltas of every bank block."""
+
+    def to_json(self) -> dict:
+        return {
+            "program": list(self.program),
+            "clones": [list(clone) for clone in self.clones],
+            "learning_rate": self.learning_rate,
+            "steps": self.steps,
+            "gated": self.gated,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Start:
+    """A first-generation candidate: a genome, what it was seeded from, and
+    the task whose stem and normalisation it starts with (None: fresh)."""
+
+    genome: Genome
+    origin: str
+    stem_from: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,91 +91,167 @@ class Evolved:
     genome: Genome
     accuracy: float
     charged_params: float
+    added_params: int
+    """Values the task adds to the system: its own (stem, normalisation,
+    head, open gates) and its clones."""
     score: float
     order: int
     parent: int | None
     mutation: str
+    lineage_steps: int
+    """Steps its weights trained along its lineage, its own included."""
+
+    def to_json(self) -> dict:
+        fields = dataclasses.asdict(self)
+        fields["genome"] = self.genome.to_json()
+        return fields
 
 
 @dataclasses.dataclass(frozen=True)
 class EvolveOptions:
-    budget: int = 16
-    """Candidates trained, the root included."""
+    budget: int = 12
+    """Candidates trained, the first generation included."""
     steps: int = 100
-    """Training steps of every candidate (on top of its parent's)."""
+    """Training steps of the first generation; mutations halve or double it
+    (between ``steps / 2`` and ``2 * steps``)."""
     batch_size: int = 32
     size_penalty: float = 1.0
-    max_clones: int = 2
+    """``s`` of the score ``accuracy * s ** (charged / base)``; 1: accuracy alone."""
+    max_clones: int | None = None
+    """Clones one task may own (default: the model's depth)."""
     learning_rate: float = 2e-3
-    """The root's learning rate (a value of :data:`LEARNING_RATES`)."""
+    """The first generation's learning rate (a value of :data:`LEARNING_RATES`)."""
+    search_budget: int = 24
+    """Programs the closed-form search of the first generation scores."""
+    task_starts: int = 2
+    """Other tasks' programs (the probe's best) in the first generation."""
+    fit_examples: int = 2000
+    """Training examples the closed-form probe and the first heads are fitted on."""
+    gate_sparsity: float = 0.3
+    """Gated candidates: lambda of the L1 penalty on the gate scores (see
+    :class:`compose.grow.transfer.TransferOptions`)."""
     seed: int = 0
 
     def __post_init__(self):
-        if self.learning_rate not in LEARNING_RATES:
-            raise InvalidInputError(f"evolve: learning_rate must be one of {LEARNING_RATES}")
-        if self.budget < 1 or self.steps < 1 or self.max_clones < 0:
-            raise InvalidInputError("evolve: budget and steps must be >= 1, max_clones >= 0")
+        checks = [
+            (
+                self.learning_rate in LEARNING_RATES,
+                f"learning_rate must be one of {LEARNING_RATES}, got {self.learning_rate}",
+            ),
+            (self.budget >= 1, f"budget must be >= 1 candidate, got {self.budget}"),
+            (self.steps >= 2, f"steps must be >= 2, got {self.steps}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (
+                0.0 < self.size_penalty <= 1.0,
+                f"size_penalty must be in (0, 1], got {self.size_penalty}",
+            ),
+            (
+                self.max_clones is None or self.max_clones >= 0,
+                f"max_clones must be >= 0, got {self.max_clones}",
+            ),
+            (self.search_budget >= 1, f"search_budget must be >= 1, got {self.search_budget}"),
+            (self.task_starts >= 0, f"task_starts must be >= 0, got {self.task_starts}"),
+            (self.fit_examples >= 1, f"fit_examples must be >= 1, got {self.fit_examples}"),
+            (self.gate_sparsity >= 0, f"gate_sparsity must be >= 0, got {self.gate_sparsity}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise InvalidInputError(f"evolve: {message}")
+
+    def step_choices(self) -> tuple[int, ...]:
+        """The steps a candidate may train: half, once and twice ``steps``."""
+        return (self.steps // 2, self.steps, 2 * self.steps)
 
 
-def mutate(genome, bank_size, max_depth, max_clones, rng, next_clone_id):
+def mutate(genome, bank_size, max_depth, max_clones, step_choices, rng, next_clone_id):
     """A child of ``genome`` by one random muNet mutation: ``(child, kind)``.
 
-    Replace, insert and remove are :class:`SearchSpace`'s, over the shared
-    blocks and the genome's clones; clone and learning-rate moves are added.
+    Replace, insert and remove are :class:`SearchSpace`'s, over the system's
+    blocks and the genome's clones; clone, gates, learning-rate and steps
+    moves are added.
     """
     program, clones = list(genome.program), list(genome.clones)
     space = SearchSpace(bank_size + len(clones), max_depth)
     shared_layers = [i for i, block in enumerate(program) if block < bank_size]
-    kinds = space.mutation_kinds(program) + ["learning_rate"]
+    kinds = space.mutation_kinds(program) + ["learning_rate", "gates"]
+    if len(step_choices) > 1:
+        kinds.append("steps")
     if len(clones) < max_clones and shared_layers:
         kinds.append("clone")
     kind = kinds[int(rng.integers(len(kinds)))]
-    learning_rate = genome.learning_rate
+    changes = {}
     if kind == "clone":
         position = shared_layers[int(rng.integers(len(shared_layers)))]
         clones.append((next_clone_id, program[position]))
         program[position] = bank_size + len(clones) - 1
     elif kind == "learning_rate":
-        index = LEARNING_RATES.index(learning_rate)
-        neighbours = [i for i in (index - 1, index + 1) if 0 <= i < len(LEARNING_RATES)]
-        learning_rate = LEARNING_RATES[int(rng.choice(neighbours))]
+        changes["learning_rate"] = _neighbour(LEARNING_RATES, genome.learning_rate, rng)
+    elif kind == "steps":
+        changes["steps"] = _neighbour(step_choices, genome.steps, rng)
+    elif kind == "gates":
+        changes["gated"] = not genome.gated
     else:
         program = space.apply(program, kind, rng)
-    child = Genome(tuple(program), tuple(clones), learning_rate)
+    child = dataclasses.replace(genome, program=tuple(program), clones=tuple(clones), **changes)
     return _without_unused_clones(child, bank_size), kind
+
+
+def _neighbour(grid, value, rng):
+    """A value next to ``value`` in ``grid`` (the nearest one when it is off the grid)."""
+    index = int(np.argmin([abs(g - value) for g in grid]))
+    neighbours = [i for i in (index - 1, index + 1) if 0 <= i < len(grid)]
+    return grid[int(rng.choice(neighbours))]
 
 
 def _without_unused_clones(genome, bank_size):
     """Drops clones no layer runs any more, renumbering the others."""
     used = sorted({b - bank_size for b in genome.program if b >= bank_size})
     renumber = {bank_size + old: bank_size + new for new, old in enumerate(used)}
-    return Genome(
-        tuple(renumber.get(b, b) for b in genome.program),
-        tuple(genome.clones[old] for old in used),
-        genome.learning_rate,
+    return dataclasses.replace(
+        genome,
+        program=tuple(renumber.get(b, b) for b in genome.program),
+        clones=tuple(genome.clones[old] for old in used),
     )
 
 
+def full_clones(program, bank_size, first_clone_id=0) -> tuple[tuple[int, ...], tuple]:
+    """``(program, clones)`` running a clone of every distinct block of ``program``."""
+    parents = list(dict.fromkeys(program))
+    clones = tuple((first_clone_id + i, parent) for i, parent in enumerate(parents))
+    return tuple(bank_size + parents.index(block) for block in program), clones
+
+
 def _inheritable(model, task):
-    """The task's stem, normalisation and head variables (not its program)."""
+    """The task's stem, normalisation and head variables: not its program."""
     path = model.path(task)
     return path.stem.variables + path.norm.variables + path.head.variables
+
+
+def stem_copies(model, stem_task, spec) -> bool:
+    """Whether ``stem_task``'s stem can be copied to ``spec``: same image channels."""
+    return model.path(stem_task).spec.image_shape[-1] == spec.image_shape[-1]
 
 
 class _Trained:
     """The weights a candidate leaves to its children."""
 
     def __init__(self, model, task, genome, bank_size):
+        path = model.path(task)
         self.own = [np.array(v) for v in _inheritable(model, task)]
+        self.gates = [np.array(v) for v in path.gates.variables] if genome.gated else None
         self.clones = {
             clone_id: [np.array(kernel)[bank_size + i] for kernel in model.bank.weights]
             for i, (clone_id, _) in enumerate(genome.clones)
         }
 
     def give_to(self, model, task, genome, bank_size):
-        """Copies these weights into a child: its own, and every clone it kept."""
+        """Copies these weights into a child: its own, its gates when both
+        have them, and every clone it kept."""
         for variable, value in zip(_inheritable(model, task), self.own, strict=True):
             variable.assign(value)
+        if genome.gated and self.gates is not None:
+            for variable, value in zip(model.path(task).gates.variables, self.gates, strict=True):
+                variable.assign(value)
         for kernel_index, kernel in enumerate(model.bank.weights):
             values = np.array(kernel)
             for i, (clone_id, _) in enumerate(genome.clones):
@@ -148,14 +260,100 @@ class _Trained:
             kernel.assign(values)
 
 
-def evolve_task(model, spec, train, validation, start_program, options=None, verbose=True):
-    """Evolves the architecture of the new task ``spec`` over ``model``'s frozen bank.
+def first_generation(model, spec, train, validation, options=None, verbose=True):
+    """The seeds of ``spec``'s evolution over ``model``: ``(starts, report)``.
+
+    Every task's program is scored by the closed-form probe
+    (:class:`compose.search.ClosedFormScorer`, fitted on ``train``, scored on
+    ``validation``, through the first task's stem), then a local search
+    spends the rest of ``options.search_budget``.  The starts: the closest
+    task's program (the one the probe scores highest) with its stem, so only
+    the stem, normalisation and head train; the search's best; the next
+    ``task_starts - 1`` tasks' programs, each with its task's stem; the
+    closest program with TAPS gates; and with every block cloned.  The
+    report gives the probe's score of every task's program and the search's
+    best.
+    """
+    options = options or EvolveOptions()
+    started = time.time()
+    root = model.task_names[0]
+    probe = _seeded(model, spec, Genome(tuple(model.program(root))), root, train, options.seed)
+    programs = {task: tuple(model.program(task)) for task in model.task_names}
+    best, log = search_program(
+        probe,
+        spec.name,
+        None,
+        budget=options.search_budget,
+        size_penalty=options.size_penalty,
+        seed=derive_seed(options.seed, "evolve_search", spec.name),
+        starts=[list(p) for p in programs.values()],
+        scorer=ClosedFormScorer(probe, spec.name, train.head(options.fit_examples), validation),
+    )
+    scored = {candidate.program: candidate.accuracy for candidate in log}
+    ranked = sorted(model.task_names, key=lambda t: -scored.get(programs[t], -1.0))
+    closest = ranked[0]
+
+    def genome(program, **changes):
+        return Genome(
+            tuple(program), learning_rate=options.learning_rate, steps=options.steps, **changes
+        )
+
+    program, clones = full_clones(programs[closest], model.bank_size)
+    max_clones = model.depth if options.max_clones is None else options.max_clones
+    starts = [
+        Start(genome(programs[closest]), f"{closest}'s program", closest),
+        Start(genome(best.program), "closed-form search", root),
+        *[Start(genome(programs[t]), f"{t}'s program", t) for t in ranked[1 : options.task_starts]],
+        Start(genome(programs[closest], gated=True), f"{closest}'s program, gated", closest),
+    ]
+    if len(clones) <= max_clones:
+        starts.append(
+            Start(genome(program, clones=clones), f"{closest}'s program, cloned", closest)
+        )
+    unique = list({(s.genome, s.stem_from): s for s in reversed(starts)}.values())[::-1]
+    report = {
+        "closed_form_accuracy": {
+            t: round(scored[programs[t]], 4) for t in ranked if programs[t] in scored
+        },
+        "closed_form_best": {"program": list(best.program), "accuracy": round(best.accuracy, 4)},
+        "closest_task": closest,
+        "search_s": round(time.time() - started, 1),
+    }
+    if verbose:
+        print(
+            f"  closed-form: closest task {closest}, search's best {list(best.program)} "
+            f"({best.accuracy:.4f}), {len(log)} programs in {report['search_s']}s",
+            flush=True,
+        )
+    return unique[: options.budget], report
+
+
+def _seeded(model, spec, genome, stem_from, train, seed):
+    """``model`` plus ``spec`` running ``genome`` with ``stem_from``'s stem (when
+    the image channels match) and normalisation, statistics re-estimated on
+    ``train``'s images."""
+    grown = add_task(
+        model,
+        spec,
+        genome.program,
+        [parent for _, parent in genome.clones],
+        gated=genome.gated,
+        seed=seed,
+    )
+    parts = ("stem", "norm") if stem_copies(model, stem_from, spec) else ("norm",)
+    grown.path(spec.name).copy_from(model.path(stem_from), parts)
+    refresh_statistics(grown, spec.name, train.images, seed=seed)
+    return grown
+
+
+def evolve_task(model, spec, train, validation, starts, options=None, verbose=True):
+    """Evolves the architecture of the new task ``spec`` over ``model``'s frozen system.
 
     Args:
       model: a trained :class:`compose.ComposedModel` with hard programs; not modified.
       spec: the new task's :class:`compose.TaskSpec`.
       train, validation: its :class:`tasks.Split`s (validation scores candidates).
-      start_program: the root candidate's program (shared blocks only).
+      starts: the first generation, :class:`Start` s (see :func:`first_generation`).
       options: :class:`EvolveOptions`.
       verbose: one line per candidate.
 
@@ -163,29 +361,32 @@ def evolve_task(model, spec, train, validation, start_program, options=None, ver
       ``(best candidate's model, best Evolved, log of every Evolved)``.
     """
     options = options or EvolveOptions()
+    if not starts:
+        raise InvalidInputError(f"evolve {spec.name!r}: give at least one start")
     rng = np.random.default_rng(options.seed)
     bank_size = model.bank_size
-    clone_ids = itertools.count()
+    max_clones = model.depth if options.max_clones is None else options.max_clones
+    used_ids = [clone_id for s in starts for clone_id, _ in s.genome.clones]
+    clone_ids = itertools.count(max(used_ids, default=-1) + 1)
     log, weights, children = [], [], []
     best = {"candidate": None, "model": None}  # only the best model is kept alive
 
-    def train_and_score(genome, parent, mutation):
+    def train_and_score(genome, parent, mutation, stem_from=None):
         seed = options.seed + len(log)
-        grown = add_task(model, spec, genome.program, [p for _, p in genome.clones], seed=seed)
-        if parent is not None:
+        if parent is None:
+            grown = _seeded(model, spec, genome, stem_from, train, seed)
+            fit_classifier(grown, spec.name, train.head(options.fit_examples))
+        else:
+            grown = add_task(
+                model,
+                spec,
+                genome.program,
+                [p for _, p in genome.clones],
+                gated=genome.gated,
+                seed=seed,
+            )
             weights[parent].give_to(grown, spec.name, genome, bank_size)
-        variables = trained_variables(grown, [spec.name])
-        Trainer(
-            grown,
-            build_optimizer("adam", genome.learning_rate, variables),
-            tf.distribute.get_strategy(),
-            {spec.name: train},
-            [Supervised(spec.name)],
-            batch_size=options.batch_size,
-            seed=seed,
-            variables=variables,
-            frozen_blocks=range(bank_size),
-        ).train(options.steps, verbose=False)
+        _train(grown, spec.name, genome, train, options, seed, bank_size)
         accuracy = evaluate(grown, {spec.name: validation})[spec.name]["accuracy"]
         # The objective only prices programs here; accuracies come from training.
         objective = task_objective(grown, spec.name, None, 1, options.size_penalty)
@@ -193,10 +394,13 @@ def evolve_task(model, spec, train, validation, start_program, options=None, ver
             genome,
             accuracy,
             objective.charged_params(genome.program),
+            grown.path(spec.name).own_parameter_count()
+            + len(genome.clones) * grown.bank.block_size,
             objective.score(genome.program, accuracy),
             len(log),
             parent,
             mutation,
+            genome.steps + (0 if parent is None else log[parent].lineage_steps),
         )
         log.append(candidate)
         weights.append(_Trained(grown, spec.name, genome, bank_size))
@@ -206,20 +410,27 @@ def evolve_task(model, spec, train, validation, start_program, options=None, ver
         if verbose:
             print(
                 f"  candidate {candidate.order}: {mutation} -> program {list(genome.program)}, "
-                f"{len(genome.clones)} clones, lr {genome.learning_rate:g}: accuracy "
-                f"{accuracy:.4f}, score {candidate.score:.4f}",
+                f"{len(genome.clones)} clones{', gated' if genome.gated else ''}, lr "
+                f"{genome.learning_rate:g}, {genome.steps} steps: accuracy {accuracy:.4f}, "
+                f"score {candidate.score:.4f}",
                 flush=True,
             )
 
     started = time.time()
-    root = Genome(tuple(int(b) for b in start_program), (), options.learning_rate)
-    train_and_score(root, None, "root")
-    seen, stale = {root}, 0
+    for start in starts[: options.budget]:
+        train_and_score(start.genome, None, start.origin, start.stem_from)
+    seen, stale = {s.genome for s in starts}, 0
     while len(log) < options.budget and stale < STALE_ROUNDS:
         parent = log[pick_parent([(c.order, c.score, c.order) for c in log], children, rng)]
         children[parent.order] += 1
         child, kind = mutate(
-            parent.genome, bank_size, model.depth, options.max_clones, rng, next(clone_ids)
+            parent.genome,
+            bank_size,
+            model.depth,
+            max_clones,
+            options.step_choices(),
+            rng,
+            next(clone_ids),
         )
         if child in seen:
             stale += 1
@@ -230,3 +441,32 @@ def evolve_task(model, spec, train, validation, start_program, options=None, ver
     if verbose:
         print(f"  evolved {len(log)} candidates in {time.time() - started:.0f}s", flush=True)
     return best["model"], best["candidate"], log
+
+
+def _train(grown, task, genome, train, options, seed, bank_size):
+    """Trains ``task``'s variables and clones ``genome.steps`` steps over the
+    frozen blocks; a gated genome learns its gate scores over the first half,
+    then trains on with them fixed (so no gate flips under a head that has
+    not seen it flip)."""
+    variables = trained_variables(grown, [task])
+    objectives = [Supervised(task)]
+    if genome.gated:
+        objectives.append(gate_sparsity(task, options.gate_sparsity))
+    trainer = Trainer(
+        grown,
+        build_optimizer("adam", genome.learning_rate, variables),
+        tf.distribute.get_strategy(),
+        {task: train},
+        objectives,
+        batch_size=options.batch_size,
+        seed=seed,
+        variables=variables,
+        frozen_blocks=range(bank_size),
+    )
+    if genome.gated:
+        trainer.train(genome.steps // 2, verbose=False)
+        scores = id(grown.path(task).gates.scores)
+        kept = [v for v in variables if id(v) != scores]
+        trainer.train(genome.steps, verbose=False, variables=kept)
+    else:
+        trainer.train(genome.steps, verbose=False)
