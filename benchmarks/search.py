@@ -35,7 +35,7 @@ from absl import app, flags, logging  # noqa: E402
 
 from compose.config import ExperimentConfig  # noqa: E402
 from compose.grow.continual import add_task  # noqa: E402
-from compose.grow.evolve import EvolveOptions, evolve_task  # noqa: E402
+from compose.grow.evolve import EvolveOptions, Genome, Start, evolve_task  # noqa: E402
 from compose.search import (  # noqa: E402
     ALL_STRATEGIES,
     DEFAULT_STRATEGY,
@@ -130,15 +130,16 @@ def add_task_without_forgetting(model, program, steps, data_dir):
 
 def evolve_new_task(model, program, steps, data_dir):
     """``NEW_TASK``'s architecture evolved over the frozen bank (muNet, with
-    clone and learning-rate mutations) from ``program``, candidates scored on
+    every muNet mutation) from ``program``, candidates scored on
     1,000 training examples held out."""
     new = get_task(NEW_TASK)
     train, test = load_task_data(new, data_dir, default_tfds_dir())
     train, validation = train.split_off(1000)
     options = EvolveOptions(budget=8, steps=max(steps // 4, 10), size_penalty=0.9)
     started = time.perf_counter()
+    root = Genome(tuple(program), learning_rate=options.learning_rate, steps=options.steps)
     best_model, best, log = evolve_task(
-        model, new.spec, train, validation, program, options, verbose=False
+        model, new.spec, train, validation, [Start(root, "root")], options, verbose=False
     )
     return {
         "candidates": len(log),
@@ -149,19 +150,11 @@ def evolve_new_task(model, program, steps, data_dir):
         "best_learning_rate": best.genome.learning_rate,
         "best_validation_accuracy": round(best.accuracy, 4),
         "best_charged_params": round(best.charged_params),
-        "best_lineage_steps": options.steps * (1 + _depth_in_tree(log, best)),
+        "best_lineage_steps": best.lineage_steps,
         "test_accuracy": round(evaluate(best_model, {NEW_TASK: test})[NEW_TASK]["accuracy"], 4),
         "mutations": [c.mutation for c in log],
         "wall_s": round(time.perf_counter() - started, 1),
     }
-
-
-def _depth_in_tree(log, candidate):
-    """Ancestors of ``candidate``: its weights trained that many times before it."""
-    depth = 0
-    while candidate.parent is not None:
-        candidate, depth = log[candidate.parent], depth + 1
-    return depth
 
 
 def main(argv):

@@ -109,8 +109,8 @@ class Evolved:
 
 @dataclasses.dataclass(frozen=True)
 class EvolveOptions:
-    budget: int = 12
-    """Candidates trained, the first generation included."""
+    budget: int = 10
+    """Candidates trained, the first generation (at most 5) included."""
     steps: int = 100
     """Training steps of the first generation; mutations halve or double it
     (between ``steps / 2`` and ``2 * steps``)."""
@@ -121,7 +121,7 @@ class EvolveOptions:
     """Clones one task may own (default: the model's depth)."""
     learning_rate: float = 2e-3
     """The first generation's learning rate (a value of :data:`LEARNING_RATES`)."""
-    search_budget: int = 24
+    search_budget: int = 16
     """Programs the closed-form search of the first generation scores."""
     task_starts: int = 2
     """Other tasks' programs (the probe's best) in the first generation."""
@@ -330,8 +330,8 @@ def first_generation(model, spec, train, validation, options=None, verbose=True)
 
 def _seeded(model, spec, genome, stem_from, train, seed):
     """``model`` plus ``spec`` running ``genome`` with ``stem_from``'s stem (when
-    the image channels match) and normalisation, statistics re-estimated on
-    ``train``'s images."""
+    the image channels match) and normalisation (None: new ones), statistics
+    re-estimated on ``train``'s images."""
     grown = add_task(
         model,
         spec,
@@ -340,8 +340,9 @@ def _seeded(model, spec, genome, stem_from, train, seed):
         gated=genome.gated,
         seed=seed,
     )
-    parts = ("stem", "norm") if stem_copies(model, stem_from, spec) else ("norm",)
-    grown.path(spec.name).copy_from(model.path(stem_from), parts)
+    if stem_from is not None:
+        parts = ("stem", "norm") if stem_copies(model, stem_from, spec) else ("norm",)
+        grown.path(spec.name).copy_from(model.path(stem_from), parts)
     refresh_statistics(grown, spec.name, train.images, seed=seed)
     return grown
 

@@ -1,0 +1,335 @@
+r"""A system grown over the task stream (muNet) against fine-tuning, head-only, independent models.
+
+The root is a bank trained on ``tasks.catalog.STREAM_ROOT`` (Fashion-MNIST)
+as the main job trains.  The stream (``tasks.catalog.TASK_STREAM``, ten
+tasks: five real, five derived) is then added one task at a time by
+:func:`compose.grow.grow_system`, once at ``s = 1`` and once at
+``--small_penalty``.  On the same tasks, from the same root, with the same
+training examples and the same held-out validation examples (the last
+``min(1000, n / 5)`` of each training split):
+
+``finetune``
+  the root's copy per task, every weight the task runs trained (the
+  source's blocks cloned; ``compose.grow.transfer`` mode ``full``), for as
+  many steps as the evolved task's kept lineage at ``s = 1``;
+``head``
+  the root's program and frozen blocks, the head, stem and their
+  normalisation trained (``compose.grow.transfer`` mode ``head``), same steps;
+``independent``
+  a model of the root's shape for the task alone, from scratch, same steps.
+
+Every method starts its head at the closed-form ridge solution except the
+independent model, and trains with Adam at the evolution's first learning
+rate.  Per task and mean: test accuracy, parameters charged per task (a
+shared block divided among its users), parameters added, the system's size
+after each task, wall seconds, and the old tasks' largest output change.
+The last line is JSON; ``added_params`` and ``total_params_ratio`` are of the
+system grown at ``s < 1``, the one muNet sizes (``*_s1`` give ``s = 1``'s).
+
+``--work_dir`` keeps every grown system and every baseline result: the same
+command run again (after a kill, or with more ``--seeds``) continues.
+
+  python -m benchmarks.stream --data_dir=../shared/data --work_dir=runs/stream
+  python -m benchmarks.stream --quick --data_dir=../shared/data
+"""
+
+import dataclasses
+import json
+import os
+import statistics
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
+
+from benchmarks.reference import matmul_gflop_s  # noqa: E402
+from compose.config import ExperimentConfig  # noqa: E402
+from compose.core.model import ComposedModel  # noqa: E402
+from compose.files import read_json, write_json  # noqa: E402
+from compose.grow import EvolveOptions, GrowOptions, grow_system, transfer_task  # noqa: E402
+from compose.grow.system import split_for_growth, system_parameter_count  # noqa: E402
+from compose.grow.transfer import TransferOptions  # noqa: E402
+from compose.seeds import derive_seed  # noqa: E402
+from compose.training import Supervised, Trainer, build_optimizer, evaluate  # noqa: E402
+from compose.training.experiment import run_experiment  # noqa: E402
+from tasks import default_data_dir, default_tfds_dir, get_task, load_task_data  # noqa: E402
+from tasks.catalog import STREAM_ROOT, TASK_STREAM  # noqa: E402
+
+flags.DEFINE_bool("quick", False, "Root 300 steps, the first 3 tasks, 4 candidates of 30 steps.")
+flags.DEFINE_string("data_dir", None, "Directory of the .npz files (default $COMPOSE_DATA_DIR).")
+flags.DEFINE_string("work_dir", None, "Keeps grown systems and results (default: a temp dir).")
+flags.DEFINE_integer("seeds", None, "Seeds, medians reported (3; --quick 1).")
+flags.DEFINE_list("tasks", None, "The stream (default tasks.catalog.TASK_STREAM).")
+flags.DEFINE_float(
+    "small_penalty",
+    0.9,
+    "The s < 1 of the second grown system (0.9: at the default model a clone must gain 1.3%).",
+)
+flags.DEFINE_integer("budget", None, "Candidates per task (default EvolveOptions; --quick 4).")
+flags.DEFINE_integer("steps", None, "First-generation steps (default EvolveOptions; --quick 30).")
+flags.DEFINE_string("plot", None, "Write the accuracy / parameters figure here (.png).")
+FLAGS = flags.FLAGS
+
+METHODS = ("evolved", "evolved_small", "finetune", "head", "independent")
+
+
+def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)
+    started = time.time()
+    data_dir = FLAGS.data_dir or default_data_dir()
+    names = FLAGS.tasks or list(TASK_STREAM[:3] if FLAGS.quick else TASK_STREAM)
+    seeds = FLAGS.seeds or (1 if FLAGS.quick else 3)
+    work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix="stream_")
+    evolve = EvolveOptions(
+        budget=FLAGS.budget or (4 if FLAGS.quick else EvolveOptions.budget),
+        steps=FLAGS.steps or (30 if FLAGS.quick else EvolveOptions.steps),
+        search_budget=8 if FLAGS.quick else EvolveOptions.search_budget,
+    )
+    stream = []
+    for name in names:
+        task = get_task(name)
+        train, test = load_task_data(task, data_dir, default_tfds_dir())
+        split_for_growth(train, GrowOptions(), name, evolve.batch_size)
+        stream.append((task, train, test))
+    print(f"stream of {len(stream)} tasks: {', '.join(names)}; work dir {work_dir}", flush=True)
+    runs = [run_seed(seed, stream, evolve, data_dir, work_dir) for seed in range(seeds)]
+    summary = summarise(runs, names)
+    if FLAGS.plot:
+        plot(runs[0], names, FLAGS.plot)
+    print(json.dumps({"benchmark": "stream", "per_seed": runs}))
+    print(
+        json.dumps(
+            {
+                **summary,
+                "seeds": seeds,
+                "tasks": names,
+                "small_penalty": FLAGS.small_penalty,
+                "evolve": dataclasses.asdict(evolve),
+                "wall_s": round(time.time() - started, 1),
+                "matmul_gflop_s": matmul_gflop_s(),
+            }
+        )
+    )
+
+
+def run_seed(seed, stream, evolve, data_dir, work_dir) -> dict:
+    """Every method on the whole stream at ``seed``: ``{method: [per-task rows]}``
+    and the root's size."""
+    seed_dir = os.path.join(work_dir, f"seed{seed}")
+    os.makedirs(seed_dir, exist_ok=True)
+    root_dir = os.path.join(seed_dir, "root")
+    root = train_root(seed, data_dir, root_dir)
+    rows = {}
+    for method, penalty in (("evolved", 1.0), ("evolved_small", FLAGS.small_penalty)):
+        print(f"seed {seed}: {method} (s = {penalty})", flush=True)
+        options = GrowOptions(evolve=dataclasses.replace(evolve, size_penalty=penalty, seed=seed))
+        records = grow_system(root, root_dir, stream, os.path.join(seed_dir, method), options)
+        rows[method] = [
+            {
+                "task": r["task"],
+                "test_accuracy": r["test_accuracy"],
+                "validation_accuracy": r["validation_accuracy"],
+                "charged_params": r["charged_params"],
+                "added_params": r["added_params"],
+                "system_params": r["system_params"],
+                "steps": r["lineage_steps"],
+                "seconds": r["seconds"],
+                "old_task_max_abs_diff": r["old_task_max_abs_diff"],
+                "genome": r["genome"],
+            }
+            for r in records
+        ]
+    done_path = os.path.join(seed_dir, "baselines.json")
+    done = read_json(done_path, "baseline results") if os.path.exists(done_path) else {}
+    for index, (task, train, test) in enumerate(stream):
+        steps = rows["evolved"][index]["steps"]
+        for method in ("finetune", "head", "independent"):
+            key = f"{method}/{task.name}"
+            if key not in done:
+                print(f"seed {seed}: {method} {task.name}, {steps} steps", flush=True)
+                done[key] = run_baseline(method, root, task, train, test, steps, evolve, seed)
+                write_json(done_path, done)
+    for method in ("finetune", "head", "independent"):
+        rows[method] = [done[f"{method}/{task.name}"] for task, _, _ in stream]
+    return {"seed": seed, "root_params": system_parameter_count(root), "rows": rows}
+
+
+def train_root(seed, data_dir, root_dir):
+    """The bank trained on ``STREAM_ROOT`` (kept in ``root_dir``, reused when there)."""
+    from compose.training.models import load_trained_model
+
+    if os.path.exists(os.path.join(root_dir, "metrics.json")):
+        return load_trained_model(root_dir)[0]
+    config = ExperimentConfig(tasks=list(STREAM_ROOT), data_dir=data_dir)
+    config.tfds_dir = default_tfds_dir()
+    config.train = dataclasses.replace(
+        config.train, steps=300 if FLAGS.quick else config.train.steps, seed=seed
+    )
+    print(f"seed {seed}: root on {', '.join(STREAM_ROOT)}, {config.train.steps} steps", flush=True)
+    return run_experiment(config, model_dir=root_dir, verbose=False)["model"]
+
+
+def run_baseline(method, root, task, train, test, steps, evolve, seed) -> dict:
+    """One baseline on one task: its row (see the module docstring)."""
+    started = time.time()
+    held = min(GrowOptions().validation_examples, len(train) // 5)
+    if method == "independent":
+        model, params = independent_model(root, task, train.split_off(held)[0], steps, evolve, seed)
+    else:
+        options = TransferOptions(
+            mode="full" if method == "finetune" else "head",
+            steps=steps,
+            batch_size=evolve.batch_size,
+            learning_rate=evolve.learning_rate,
+            search_examples=held,
+            seed=derive_seed(seed, method, task.name),
+        )
+        model, report = transfer_task(
+            root, task.spec, train, root.task_names[0], options, verbose=False
+        )
+        params = report["new_params"]
+    return {
+        "task": task.name,
+        "test_accuracy": evaluate(model, {task.name: test})[task.name]["accuracy"],
+        # A copy per task shares nothing: every value it runs is charged to it.
+        "charged_params": params if method != "head" else _head_charge(root, model, task.name),
+        "added_params": params,
+        "steps": steps,
+        "seconds": round(time.time() - started, 1),
+    }
+
+
+def _head_charge(root, model, task):
+    """Head-only: its own values, and the root's blocks shared with the root's tasks."""
+    users = len(root.task_names)
+    blocks = len(set(model.program(task)))
+    return model.path(task).own_parameter_count() + blocks * root.bank.block_size / (1 + users)
+
+
+def independent_model(root, task, train, steps, evolve, seed):
+    """``(model, parameters)``: the root's shape for ``task`` alone, trained from scratch."""
+    model = ComposedModel(
+        [task.spec],
+        block=root.block,
+        bank_size=root.bank_size,
+        depth=root.depth,
+        channels=root.channels,
+        resolution=root.resolution,
+        norm_placement=root.norm_placement,
+        head=root.head_kind,
+        programs={task.name: root.program(root.task_names[0])},
+        seed=derive_seed(seed, "independent", task.name),
+        precision=root.precision,
+    )
+    variables = model.trainable_variables
+    Trainer(
+        model,
+        build_optimizer("adam", evolve.learning_rate, variables),
+        tf.distribute.get_strategy(),
+        {task.name: train},
+        [Supervised(task.name)],
+        batch_size=evolve.batch_size,
+        seed=seed,
+        variables=variables,
+    ).train(steps, verbose=False)
+    return model, model.parameter_report()[task.name]["total_params"]
+
+
+def summarise(runs, names) -> dict:
+    """The headline keys: medians over seeds of each figure (see the module docstring)."""
+
+    def median(values):
+        return round(statistics.median(values), 4)
+
+    def mean_of(run, method, key):
+        return statistics.fmean(row[key] for row in run["rows"][method])
+
+    summary = {f"{m}_mean": median([mean_of(r, m, "test_accuracy") for r in runs]) for m in METHODS}
+    summary["per_task"] = {
+        m: {
+            name: median([r["rows"][m][i]["test_accuracy"] for r in runs])
+            for i, name in enumerate(names)
+        }
+        for m in METHODS
+    }
+    summary["charged_params_per_task"] = {
+        m: round(statistics.median(mean_of(r, m, "charged_params") for r in runs)) for m in METHODS
+    }
+    summary["params_per_task_ratio"] = median(
+        [
+            mean_of(r, "evolved_small", "charged_params") / mean_of(r, "finetune", "charged_params")
+            for r in runs
+        ]
+    )
+    for method, suffix in (("evolved_small", ""), ("evolved", "_s1")):
+        added = [
+            round(statistics.median(r["rows"][method][i]["added_params"] for r in runs))
+            for i in range(len(names))
+        ]
+        half = len(added) // 2
+        summary[f"added_params{suffix}"] = added
+        summary[f"added_first_half_mean{suffix}"] = round(statistics.fmean(added[:half] or [0]))
+        summary[f"added_second_half_mean{suffix}"] = round(statistics.fmean(added[half:]))
+        summary[f"total_params_ratio{suffix}"] = median(
+            [r["rows"][method][-1]["system_params"] / r["root_params"] for r in runs]
+        )
+    summary["finetune_total_params_ratio"] = median(
+        [
+            (r["root_params"] + sum(row["added_params"] for row in r["rows"]["finetune"]))
+            / r["root_params"]
+            for r in runs
+        ]
+    )
+    grown = [row for r in runs for m in ("evolved", "evolved_small") for row in r["rows"][m]]
+    summary["old_task_max_abs_diff"] = max(row["old_task_max_abs_diff"] for row in grown)
+    summary["seconds_per_task"] = max(row["seconds"] for row in grown)
+    summary["seconds_per_task_mean"] = round(statistics.fmean(row["seconds"] for row in grown), 1)
+    return summary
+
+
+def plot(run, names, path):
+    """Mean test accuracy against parameters charged per task, per method, and
+    the system's size as tasks are added (one seed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for method in METHODS:
+        rows = run["rows"][method]
+        left.scatter(
+            [row["charged_params"] for row in rows],
+            [row["test_accuracy"] for row in rows],
+            label=method,
+            alpha=0.7,
+        )
+    left.set_xscale("log")
+    left.set_xlabel("parameters charged to the task")
+    left.set_ylabel("test accuracy")
+    left.set_title(f"every task of the stream, seed {run['seed']}")
+    left.legend(fontsize=8)
+    steps = range(len(names) + 1)
+    for method in ("evolved", "evolved_small"):
+        sizes = [run["root_params"]] + [row["system_params"] for row in run["rows"][method]]
+        right.plot(steps, [size / run["root_params"] for size in sizes], marker="o", label=method)
+    for method in ("finetune", "head"):
+        sizes, total = [run["root_params"]], run["root_params"]
+        for row in run["rows"][method]:
+            total += row["added_params"]
+            sizes.append(total)
+        right.plot(steps, [size / run["root_params"] for size in sizes], marker=".", label=method)
+    right.set_xlabel("tasks added")
+    right.set_ylabel("system parameters / root's")
+    right.set_title("size of the system")
+    right.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    app.run(main)
