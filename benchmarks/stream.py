@@ -300,18 +300,24 @@ def plot(run, names, path):
     import matplotlib.pyplot as plt
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for method in METHODS:
+    for index, method in enumerate(METHODS):
         rows = run["rows"][method]
+        params = [row["charged_params"] for row in rows]
+        accuracies = [row["test_accuracy"] for row in rows]
+        left.scatter(params, accuracies, color=f"C{index}", alpha=0.4, s=18)
         left.scatter(
-            [row["charged_params"] for row in rows],
-            [row["test_accuracy"] for row in rows],
-            label=method,
-            alpha=0.7,
+            statistics.fmean(params),
+            statistics.fmean(accuracies),
+            color=f"C{index}",
+            marker="*",
+            s=220,
+            edgecolors="black",
+            label=f"{method} (star: mean)",
         )
     left.set_xscale("log")
     left.set_xlabel("parameters charged to the task")
     left.set_ylabel("test accuracy")
-    left.set_title(f"every task of the stream, seed {run['seed']}")
+    left.set_title(f"every task of the stream (dots) and the mean, seed {run['seed']}")
     left.legend(fontsize=8)
     steps = range(len(names) + 1)
     for method in ("evolved", "evolved_small"):

@@ -63,6 +63,8 @@ flags.DEFINE_string("tfds_dir", None, "TFDS directory (default: the model's).")
 
 
 def main(argv):
+    import tensorflow as tf
+
     from compose.files import check_writable, lock_directory
     from compose.grow.system import check_stream, grow_system, split_for_growth
     from compose.training.models import load_trained_model
@@ -82,6 +84,8 @@ def main(argv):
         ),
         validation_examples=FLAGS.validation_examples,
     )
+    # Every candidate is a new model, so TensorFlow's retracing warnings say nothing.
+    tf.get_logger().setLevel("ERROR")
     root, config = load_trained_model(FLAGS.model_dir)
     tasks = [get_task(name) for name in FLAGS.tasks]
     check_stream(root, [task.name for task in tasks])
