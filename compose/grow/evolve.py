@@ -310,7 +310,10 @@ def first_generation(model, spec, train, validation, options=None, verbose=True)
         starts.append(
             Start(genome(program, clones=clones), f"{closest}'s program, cloned", closest)
         )
-    unique = list({(s.genome, s.stem_from): s for s in reversed(starts)}.values())[::-1]
+    unique = []  # the first of starts that share a genome and a stem
+    for start in starts:
+        if all((start.genome, start.stem_from) != (u.genome, u.stem_from) for u in unique):
+            unique.append(start)
     report = {
         "closed_form_accuracy": {
             t: round(scored[programs[t]], 4) for t in ranked if programs[t] in scored
