@@ -118,44 +118,51 @@ def main(argv):
 
 def run_seed(seed, stream, evolve, data_dir, work_dir) -> dict:
     """Every method on the whole stream at ``seed``: ``{method: [per-task rows]}``
-    and the root's size."""
+    and the root's size.  The baselines run right after the ``s = 1`` system,
+    whose lineages give their steps; the ``s < 1`` system runs last."""
     seed_dir = os.path.join(work_dir, f"seed{seed}")
     os.makedirs(seed_dir, exist_ok=True)
     root_dir = os.path.join(seed_dir, "root")
     root = train_root(seed, data_dir, root_dir)
-    rows = {}
-    for method, penalty in (("evolved", 1.0), ("evolved_small", FLAGS.small_penalty)):
+
+    def grown(method, penalty):
         print(f"seed {seed}: {method} (s = {penalty})", flush=True)
         options = GrowOptions(evolve=dataclasses.replace(evolve, size_penalty=penalty, seed=seed))
         records = grow_system(root, root_dir, stream, os.path.join(seed_dir, method), options)
-        rows[method] = [
-            {
-                "task": r["task"],
-                "test_accuracy": r["test_accuracy"],
-                "validation_accuracy": r["validation_accuracy"],
-                "charged_params": r["charged_params"],
-                "added_params": r["added_params"],
-                "system_params": r["system_params"],
-                "steps": r["lineage_steps"],
-                "seconds": r["seconds"],
-                "old_task_max_abs_diff": r["old_task_max_abs_diff"],
-                "genome": r["genome"],
-            }
-            for r in records
+        return [
+            {"steps": r["lineage_steps"], **{key: r[key] for key in GROWN_KEYS}} for r in records
         ]
+
+    rows = {"evolved": grown("evolved", 1.0)}
     done_path = os.path.join(seed_dir, "baselines.json")
     done = read_json(done_path, "baseline results") if os.path.exists(done_path) else {}
-    for index, (task, train, test) in enumerate(stream):
-        steps = rows["evolved"][index]["steps"]
+    for row, (task, train, test) in zip(rows["evolved"], stream, strict=True):
         for method in ("finetune", "head", "independent"):
             key = f"{method}/{task.name}"
             if key not in done:
-                print(f"seed {seed}: {method} {task.name}, {steps} steps", flush=True)
-                done[key] = run_baseline(method, root, task, train, test, steps, evolve, seed)
+                print(f"seed {seed}: {method} {task.name}, {row['steps']} steps", flush=True)
+                done[key] = run_baseline(
+                    method, root, task, train, test, row["steps"], evolve, seed
+                )
                 write_json(done_path, done)
     for method in ("finetune", "head", "independent"):
         rows[method] = [done[f"{method}/{task.name}"] for task, _, _ in stream]
+    rows["evolved_small"] = grown("evolved_small", FLAGS.small_penalty)
     return {"seed": seed, "root_params": system_parameter_count(root), "rows": rows}
+
+
+GROWN_KEYS = (
+    "task",
+    "test_accuracy",
+    "validation_accuracy",
+    "charged_params",
+    "added_params",
+    "system_params",
+    "seconds",
+    "old_task_max_abs_diff",
+    "genome",
+)
+"""What a grown system's row keeps of each task's record, beside its lineage's ``steps``."""
 
 
 def train_root(seed, data_dir, root_dir):
