@@ -143,3 +143,28 @@ def test_a_child_inherits_its_parents_head_gates_and_the_clones_it_keeps():
                 np.testing.assert_array_equal(value, expected)
         for kernel, expected in zip(grown.bank.weights, trained.bank.weights, strict=True):
             np.testing.assert_array_equal(np.asarray(kernel)[3], np.asarray(expected)[3])
+
+
+def test_a_child_with_another_clone_keeps_its_parents_gates_per_bank_entry():
+    old = trained_two_task_model()  # bank of 3: a gate row per block, then per clone
+    parent = Genome((0, 3), clones=((5, 1),), steps=16, gated=True)
+    options = EvolveOptions(budget=1, steps=16, batch_size=16, seed=2)
+    trained, _, _ = evolve_task(
+        old,
+        NEW,
+        new_task_split(),
+        new_task_split(32),
+        [Start(parent, "p", "bars")],
+        options,
+        verbose=False,
+    )
+    child = Genome((4, 3), clones=((8, 2), (5, 1)), gated=True)  # a new clone first
+    grown = add_task(old, NEW, child.program, [2, 1], gated=True, seed=9)
+    _Trained(trained, "halves", parent, old.bank_size).give_to(grown, "halves", child, 3)
+    for mine, theirs in zip(
+        grown.path("halves").gates.weights, trained.path("halves").gates.weights, strict=True
+    ):
+        mine, theirs = np.asarray(mine), np.asarray(theirs)
+        np.testing.assert_array_equal(mine[:3], theirs[:3])
+        np.testing.assert_array_equal(mine[4], theirs[3])  # clone 5 moved to the second row
+        np.testing.assert_array_equal(mine[3], np.zeros_like(mine[3]))  # the new clone: closed

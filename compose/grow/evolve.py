@@ -239,6 +239,7 @@ class _Trained:
         path = model.path(task)
         self.own = [np.array(v) for v in _inheritable(model, task)]
         self.gates = [np.array(v) for v in path.gates.variables] if genome.gated else None
+        self.clone_rows = {clone_id: bank_size + i for i, (clone_id, _) in enumerate(genome.clones)}
         self.clones = {
             clone_id: [np.array(kernel)[bank_size + i] for kernel in model.bank.weights]
             for i, (clone_id, _) in enumerate(genome.clones)
@@ -246,12 +247,24 @@ class _Trained:
 
     def give_to(self, model, task, genome, bank_size):
         """Copies these weights into a child: its own, its gates when both
-        have them, and every clone it kept."""
+        have them (a row per bank entry, following the clones it kept), and
+        every clone it kept."""
         for variable, value in zip(_inheritable(model, task), self.own, strict=True):
             variable.assign(value)
         if genome.gated and self.gates is not None:
+            # Gates have a row per bank entry: the system's blocks, then the
+            # genome's clones, which the child may have dropped, kept or added.
+            rows = {
+                bank_size + i: self.clone_rows.get(clone_id)
+                for i, (clone_id, _) in enumerate(genome.clones)
+            }
             for variable, value in zip(model.path(task).gates.variables, self.gates, strict=True):
-                variable.assign(value)
+                child = np.zeros(variable.shape, np.float32)  # a new clone's: closed, zero
+                child[:bank_size] = value[:bank_size]
+                for row, parent_row in rows.items():
+                    if parent_row is not None:
+                        child[row] = value[parent_row]
+                variable.assign(child)
         for kernel_index, kernel in enumerate(model.bank.weights):
             values = np.array(kernel)
             for i, (clone_id, _) in enumerate(genome.clones):
