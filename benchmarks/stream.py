@@ -166,18 +166,21 @@ GROWN_KEYS = (
 
 
 def train_root(seed, data_dir, root_dir):
-    """The bank trained on ``STREAM_ROOT`` (kept in ``root_dir``, reused when there)."""
+    """The bank trained on ``STREAM_ROOT``, as ``compose.train`` leaves a model
+    dir (config first), so ``compose.grow`` can read it; reused when there."""
     from compose.training.models import load_trained_model
 
-    if os.path.exists(os.path.join(root_dir, "metrics.json")):
-        return load_trained_model(root_dir)[0]
     config = ExperimentConfig(tasks=list(STREAM_ROOT), data_dir=data_dir)
     config.tfds_dir = default_tfds_dir()
     config.train = dataclasses.replace(
         config.train, steps=300 if FLAGS.quick else config.train.steps, seed=seed
     )
-    print(f"seed {seed}: root on {', '.join(STREAM_ROOT)}, {config.train.steps} steps", flush=True)
-    return run_experiment(config, model_dir=root_dir, verbose=False)["model"]
+    if not os.path.exists(os.path.join(root_dir, "metrics.json")):
+        print(f"seed {seed}: root on {', '.join(STREAM_ROOT)}, {config.train.steps} steps")
+        os.makedirs(root_dir, exist_ok=True)
+        write_json(os.path.join(root_dir, "config.json"), config.to_dict())
+        run_experiment(config, model_dir=root_dir, verbose=False)
+    return load_trained_model(root_dir)[0]
 
 
 def run_baseline(method, root, task, train, test, steps, evolve, seed) -> dict:
