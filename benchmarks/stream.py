@@ -310,15 +310,16 @@ def plot(run, names, path):
     import matplotlib.pyplot as plt
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for index, method in enumerate(METHODS):
+    shown = [method for method in METHODS if method in run["rows"]]  # a run still growing
+    for method in shown:
         rows = run["rows"][method]
         params = [row["charged_params"] for row in rows]
         accuracies = [row["test_accuracy"] for row in rows]
-        left.scatter(params, accuracies, color=f"C{index}", alpha=0.4, s=18)
+        left.scatter(params, accuracies, color=_color(method), alpha=0.4, s=18)
         left.scatter(
             statistics.fmean(params),
             statistics.fmean(accuracies),
-            color=f"C{index}",
+            color=_color(method),
             marker="*",
             s=220,
             edgecolors="black",
@@ -330,21 +331,38 @@ def plot(run, names, path):
     left.set_title(f"every task of the stream (dots) and the mean, seed {run['seed']}")
     left.legend(fontsize=8)
     steps = range(len(names) + 1)
-    for method in ("evolved", "evolved_small"):
+    for method in [m for m in ("evolved", "evolved_small") if m in shown]:
         sizes = [run["root_params"]] + [row["system_params"] for row in run["rows"][method]]
-        right.plot(steps, [size / run["root_params"] for size in sizes], marker="o", label=method)
+        right.plot(
+            steps,
+            [size / run["root_params"] for size in sizes],
+            marker="o",
+            color=_color(method),
+            label=method,
+        )
     for method in ("finetune", "head"):
         sizes, total = [run["root_params"]], run["root_params"]
         for row in run["rows"][method]:
             total += row["added_params"]
             sizes.append(total)
-        right.plot(steps, [size / run["root_params"] for size in sizes], marker=".", label=method)
+        right.plot(
+            steps,
+            [size / run["root_params"] for size in sizes],
+            marker=".",
+            color=_color(method),
+            label=method,
+        )
     right.set_xlabel("tasks added")
     right.set_ylabel("system parameters / root's")
     right.set_title("size of the system")
     right.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
+
+
+def _color(method):
+    """One colour per method in both panels."""
+    return f"C{METHODS.index(method)}"
 
 
 if __name__ == "__main__":
