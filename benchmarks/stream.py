@@ -186,16 +186,16 @@ def train_root(seed, data_dir, root_dir):
 def run_baseline(method, root, task, train, test, steps, evolve, seed) -> dict:
     """One baseline on one task: its row (see the module docstring)."""
     started = time.time()
-    held = min(GrowOptions().validation_examples, len(train) // 5)
+    rest, validation = split_for_growth(train, GrowOptions(), task.name, evolve.batch_size)
     if method == "independent":
-        model, params = independent_model(root, task, train.split_off(held)[0], steps, evolve, seed)
+        model, params = independent_model(root, task, rest, steps, evolve, seed)
     else:
         options = TransferOptions(
             mode="full" if method == "finetune" else "head",
             steps=steps,
             batch_size=evolve.batch_size,
             learning_rate=evolve.learning_rate,
-            search_examples=held,
+            search_examples=len(validation),  # transfer holds out the same examples
             seed=derive_seed(seed, method, task.name),
         )
         model, report = transfer_task(

@@ -114,19 +114,25 @@ def test_evolution_trains_candidates_keeps_old_tasks_and_charges_clones_in_full(
     assert best.added_params == own + len(best.genome.clones) * block
 
 
-def test_a_child_inherits_its_parents_head_gates_and_the_clones_it_keeps():
-    old = trained_two_task_model()
-    parent = Genome((0, 3), clones=((5, 1),), steps=16, gated=True)
+def trained_alone(old, genome):
+    """``old`` plus the new task running ``genome``, trained 16 steps (a budget of 1)."""
     options = EvolveOptions(budget=1, steps=16, batch_size=16, seed=2)
     trained, _, _ = evolve_task(
         old,
         NEW,
         new_task_split(),
         new_task_split(32),
-        [Start(parent, "p", "bars")],
+        [Start(genome, "p", "bars")],
         options,
         verbose=False,
     )
+    return trained
+
+
+def test_a_child_inherits_its_parents_head_gates_and_the_clones_it_keeps():
+    old = trained_two_task_model()
+    parent = Genome((0, 3), clones=((5, 1),), steps=16, gated=True)
+    trained = trained_alone(old, parent)
     assert not np.allclose(trained.path("halves").gates.scores, GATE_INIT), "scores trained"
     weights = _Trained(trained, "halves", parent, old.bank_size)
     for child in (
@@ -148,16 +154,7 @@ def test_a_child_inherits_its_parents_head_gates_and_the_clones_it_keeps():
 def test_a_child_with_another_clone_keeps_its_parents_gates_per_bank_entry():
     old = trained_two_task_model()  # bank of 3: a gate row per block, then per clone
     parent = Genome((0, 3), clones=((5, 1),), steps=16, gated=True)
-    options = EvolveOptions(budget=1, steps=16, batch_size=16, seed=2)
-    trained, _, _ = evolve_task(
-        old,
-        NEW,
-        new_task_split(),
-        new_task_split(32),
-        [Start(parent, "p", "bars")],
-        options,
-        verbose=False,
-    )
+    trained = trained_alone(old, parent)
     child = Genome((4, 3), clones=((8, 2), (5, 1)), gated=True)  # a new clone first
     grown = add_task(old, NEW, child.program, [2, 1], gated=True, seed=9)
     _Trained(trained, "halves", parent, old.bank_size).give_to(grown, "halves", child, 3)

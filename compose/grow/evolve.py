@@ -344,11 +344,9 @@ def first_generation(model, spec, train, validation, options=None, verbose=True)
     return unique[: options.budget], report
 
 
-def _seeded(model, spec, genome, stem_from, train, seed):
-    """``model`` plus ``spec`` running ``genome`` with ``stem_from``'s stem (when
-    the image channels match) and normalisation (None: new ones), statistics
-    re-estimated on ``train``'s images."""
-    grown = add_task(
+def _with_genome(model, spec, genome, seed):
+    """``model`` plus ``spec`` running ``genome``: its program, clones and gates."""
+    return add_task(
         model,
         spec,
         genome.program,
@@ -356,6 +354,13 @@ def _seeded(model, spec, genome, stem_from, train, seed):
         gated=genome.gated,
         seed=seed,
     )
+
+
+def _seeded(model, spec, genome, stem_from, train, seed):
+    """``model`` plus ``spec`` running ``genome`` with ``stem_from``'s stem (when
+    the image channels match) and normalisation (None: new ones), statistics
+    re-estimated on ``train``'s images."""
+    grown = _with_genome(model, spec, genome, seed)
     if stem_from is not None:
         parts = ("stem", "norm") if stem_copies(model, stem_from, spec) else ("norm",)
         grown.path(spec.name).copy_from(model.path(stem_from), parts)
@@ -394,14 +399,7 @@ def evolve_task(model, spec, train, validation, starts, options=None, verbose=Tr
             grown = _seeded(model, spec, genome, stem_from, train, seed)
             fit_classifier(grown, spec.name, train.head(options.fit_examples))
         else:
-            grown = add_task(
-                model,
-                spec,
-                genome.program,
-                [p for _, p in genome.clones],
-                gated=genome.gated,
-                seed=seed,
-            )
+            grown = _with_genome(model, spec, genome, seed)
             weights[parent].give_to(grown, spec.name, genome, bank_size)
         _train(grown, spec.name, genome, train, options, seed, bank_size)
         accuracy = evaluate(grown, {spec.name: validation})[spec.name]["accuracy"]

@@ -54,6 +54,7 @@ import tensorflow as tf
 from compose.core.statistics import refresh_statistics
 from compose.errors import InvalidInputError
 from compose.grow.continual import add_task
+from compose.grow.evolve import stem_copies
 from compose.search import ClosedFormScorer, fit_classifier, search_program
 from compose.seeds import derive_seed
 from compose.training.evaluate import evaluate
@@ -178,7 +179,7 @@ def transfer_task(
     stem_from = "the source" if stem_task == source_task else stem_task
     report["stem"] = (
         f"from {stem_from}"
-        if _stem_copies(model, stem_task, spec)
+        if stem_copies(model, stem_task, spec)
         else f"new ({stem_from}'s image channels differ)"
     )
     if options.closed_form_head:
@@ -225,11 +226,6 @@ def _race(model, spec, train, held_out, finalists, steps, options, strategy, ver
     return best[1], best[2], race
 
 
-def _stem_copies(model, stem_task, spec) -> bool:
-    """Whether ``stem_task``'s stem can be copied to ``spec``: same image channels."""
-    return model.path(stem_task).spec.image_shape[-1] == spec.image_shape[-1]
-
-
 def _clones(program, options):
     """Full mode's parents of the clones: the program's distinct blocks."""
     return list(dict.fromkeys(program)) if options.mode == "full" else []
@@ -246,7 +242,7 @@ def _added(model, spec, stem_task, program, options, strategy):
         grown = add_task(
             model, spec, program, clones, gated=options.mode == "gated", seed=options.seed
         )
-    parts = ("stem", "norm") if _stem_copies(model, stem_task, spec) else ("norm",)
+    parts = ("stem", "norm") if stem_copies(model, stem_task, spec) else ("norm",)
     grown.path(spec.name).copy_from(model.path(stem_task), parts)
     return grown
 
