@@ -1,21 +1,22 @@
-"""The model: task specs, programs, the bank, per-task layers and the composed model."""
+"""The model: task specs, programs, the bank, per-task layers and the composed model.
 
-from compose.core.bank import BlockBank
-from compose.core.model import ComposedModel, TaskOutput
-from compose.core.program import IDENTITY, ProgramError, format_program
-from compose.core.spec import TaskSpec
-from compose.core.statistics import refresh_statistics
-from compose.core.task_path import SELECTIONS, TaskPath
+Loaded on first use (:mod:`compose.lazy`), so :mod:`compose.core.spec`, which
+:mod:`tasks` imports, does not load Keras.
+"""
 
-__all__ = [
-    "IDENTITY",
-    "SELECTIONS",
-    "BlockBank",
-    "ComposedModel",
-    "ProgramError",
-    "TaskOutput",
-    "TaskPath",
-    "TaskSpec",
-    "format_program",
-    "refresh_statistics",
-]
+from compose.lazy import lazy_attributes
+
+_HOMES = {
+    "BlockBank": "compose.core.bank",
+    "ComposedModel": "compose.core.model",
+    "TaskOutput": "compose.core.model",
+    "IDENTITY": "compose.core.program",
+    "ProgramError": "compose.core.program",
+    "format_program": "compose.core.program",
+    "TaskSpec": "compose.core.spec",
+    "refresh_statistics": "compose.core.statistics",
+    "SELECTIONS": "compose.core.task_path",
+    "TaskPath": "compose.core.task_path",
+}
+__all__ = sorted(_HOMES)
+__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)
