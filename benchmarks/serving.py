@@ -26,7 +26,7 @@ from absl import app, flags, logging  # noqa: E402
 from compose.config import ExperimentConfig  # noqa: E402
 from compose.serving import directory_bytes, export_saved_model, stored_values  # noqa: E402
 from compose.training.experiment import run_experiment  # noqa: E402
-from compose.training.models import load_trained_model  # noqa: E402
+from compose.training.models import load_trained_model, trained_config  # noqa: E402
 from tasks import default_data_dir, default_tfds_dir, get_task, load_task_data  # noqa: E402
 
 flags.DEFINE_bool("quick", False, "Fewer training steps and timed calls.")
@@ -62,7 +62,8 @@ def summary(times):
 def trained_model(quick, data_dir):
     """``(model, data_dir)``: ``--model_dir``'s model, or the default suite trained briefly."""
     if FLAGS.model_dir:
-        model, config = load_trained_model(FLAGS.model_dir)
+        config = trained_config(FLAGS.model_dir)
+        model = load_trained_model(FLAGS.model_dir, config)
         return model, config.data_dir or data_dir
     config = ExperimentConfig(data_dir=data_dir, tfds_dir=default_tfds_dir())
     config.train = dataclasses.replace(config.train, steps=60 if quick else 300)

@@ -180,7 +180,7 @@ def train_root(seed, data_dir, root_dir):
         os.makedirs(root_dir, exist_ok=True)
         write_json(os.path.join(root_dir, "config.json"), config.to_dict())
         run_experiment(config, model_dir=root_dir, verbose=False)
-    return load_trained_model(root_dir)[0]
+    return load_trained_model(root_dir)
 
 
 def run_baseline(method, root, task, train, test, steps, evolve, seed) -> dict:

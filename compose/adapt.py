@@ -15,28 +15,31 @@ checkpoints are not changed.
       --source_task=mnist_partial --data_dir=../shared/data
 """
 
+import dataclasses
 import os
 
 from absl import flags
 
-from compose.cli import run_binary
+from compose.cli import build_config, define_field_flags, run_binary, write_config
 from compose.errors import InvalidInputError
-from compose.grow.adapt import OBJECTIVES, AdaptOptions
+from compose.grow.adapt import OBJECTIVES
 
-DEFAULTS = AdaptOptions()
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model_dir", None, "A model dir written by compose.train.", required=True)
+flags.mark_flag_as_required("model_dir")
 flags.DEFINE_string("target", None, "The target domain (a registered task name).", required=True)
 flags.DEFINE_string("source_task", None, "Task the target starts as (default: the model's first).")
 flags.DEFINE_list("objectives", list(OBJECTIVES), f"Objectives, each run separately: {OBJECTIVES}.")
-flags.DEFINE_integer("search_budget", DEFAULTS.search_budget, "Candidate programs scored.")
-flags.DEFINE_integer(
-    "stem_steps", DEFAULTS.stem_steps, "Then train the target's stem this many steps (0: none)."
-)
-flags.DEFINE_integer("seed", DEFAULTS.seed, "Random seed (search, batches).")
-flags.DEFINE_string("data_dir", None, "Directory of .npz sources (default: the model's).")
-flags.DEFINE_string("tfds_dir", None, "TFDS directory (default: the model's).")
 flags.DEFINE_string("output_dir", None, "Where results go (default: MODEL_DIR/adapt/TARGET).")
+SECTIONS = ("adapt", "data_dir", "tfds_dir")
+SET_BY_FLAGS = {"adapt.objective": "--objectives"}
+"""Set once per run of the list flag; not a config value here."""
+FLAG_FIELDS = define_field_flags(
+    {
+        "search_budget": ("adapt.search_budget", "Candidate programs scored"),
+        "stem_steps": ("adapt.stem_steps", "Then train the target's stem this many steps"),
+        "seed": ("adapt.seed", "Random seed (search, batches)"),
+    }
+)
 
 
 def main(argv):
@@ -45,7 +48,7 @@ def main(argv):
     from compose.files import check_writable, earlier_entries, save_model_atomically, write_json
     from compose.grow.adapt import adapt_domain, copy_source_task
     from compose.training.evaluate import evaluate
-    from compose.training.models import load_trained_model
+    from compose.training.models import load_trained_model, trained_config
     from tasks import get_task, load_task_data
 
     unknown = sorted(set(FLAGS.objectives) - set(OBJECTIVES))
@@ -53,21 +56,34 @@ def main(argv):
         raise InvalidInputError(
             f"unknown --objectives {unknown}; choose from {', '.join(OBJECTIVES)}"
         )
-    model, config = load_trained_model(FLAGS.model_dir)
+    config = build_config(
+        FLAGS,
+        SECTIONS,
+        FLAG_FIELDS,
+        base=trained_config(FLAGS.model_dir),
+        set_by_flags=SET_BY_FLAGS,
+    )
+    model = load_trained_model(FLAGS.model_dir, config)
     source_task = FLAGS.source_task or model.task_names[0]
     model.path(source_task)  # LookupError naming the model's tasks
-    data_dir, tfds_dir = FLAGS.data_dir or config.data_dir, FLAGS.tfds_dir or config.tfds_dir
+    data_dir, tfds_dir = config.data_dir, config.tfds_dir
     target = get_task(FLAGS.target)
     target_train, target_test = load_task_data(target, data_dir, tfds_dir)
     source_train, _ = load_task_data(get_task(source_task), data_dir, tfds_dir)
     unlabelled = target_train.images
+    copy = copy_source_task(model, target.spec, source_task)  # errors on mismatched tasks
+    output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, "adapt", target.name)
+    check_writable(output_dir, "--output_dir")
+    report_path = os.path.join(output_dir, "adapt.json")
+    identity = {"target": target.name, "source_task": source_task}
+    results = earlier_entries(report_path, identity, "objectives")
+    write_config(config, output_dir)
 
     def test_accuracy(adapted):
         return evaluate(adapted, {target.name: target_test})[target.name]["accuracy"]
 
-    copy = copy_source_task(model, target.spec, source_task)
     baselines = {"source_only": test_accuracy(copy)}
-    refresh_statistics(copy, target.name, unlabelled, seed=FLAGS.seed)
+    refresh_statistics(copy, target.name, unlabelled, seed=config.adapt.seed)
     baselines["target_statistics"] = test_accuracy(copy)
     print(
         f"{target.name} as {source_task} {format_program(model.program(source_task))}: "
@@ -75,18 +91,8 @@ def main(argv):
         f"{baselines['target_statistics']:.4f} (target labels used only to evaluate)",
         flush=True,
     )
-    output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, "adapt", target.name)
-    check_writable(output_dir, "--output_dir")
-    report_path = os.path.join(output_dir, "adapt.json")
-    identity = {"target": target.name, "source_task": source_task}
-    results = earlier_entries(report_path, identity, "objectives")
     for objective in FLAGS.objectives:
-        options = AdaptOptions(
-            objective=objective,
-            search_budget=FLAGS.search_budget,
-            stem_steps=FLAGS.stem_steps,
-            seed=FLAGS.seed,
-        )
+        options = dataclasses.replace(config.adapt, objective=objective)
         print(f"{objective}: up to {options.search_budget} candidate programs", flush=True)
         adapted, report = adapt_domain(
             model, target.spec, unlabelled, source_task, source_train.images, options

@@ -1,4 +1,12 @@
-"""What every absl binary of the project shares: ``--import``, and one-line errors.
+"""What every absl binary of the project shares: its common flags, how its
+configuration is built and checked, ``--import``, and one-line errors.
+
+Every binary is configured the same way (:func:`build_config`): the tree of
+:mod:`compose.config` starts at its defaults (or, for a binary that acts on a
+trained model, at the model dir's ``config.json``), then ``--config_file``,
+then ``--params_override``, then the binary's own flags, each flag a name for
+one field of the tree; the result is validated as a whole.  A binary sets
+only its own sections: the experiment's come from the model dir.
 
 :func:`run_binary` replaces ``app.run``.  A :class:`compose.errors.UserError`
 (a bad flag value, an unknown task, a bad program, a missing file, bad JSON)
@@ -7,13 +15,18 @@ traceback is shown only with ``--verbosity=1`` or ``COMPOSE_TRACEBACK=1``.
 Any other exception is a bug and keeps its traceback.
 """
 
+import dataclasses
 import importlib
 import os
 import sys
+import typing
 
 from absl import app, flags, logging
 
+from compose.config import ExperimentConfig, override, parse_params_override, validate
+from compose.config.overrides import is_union
 from compose.errors import InvalidInputError, UserError
+from compose.files import read_json, write_json
 
 USER_ERROR_STATUS = 2
 
@@ -22,6 +35,139 @@ flags.DEFINE_multi_string(
     [],
     "A module to import first (repeatable), e.g. one that registers your own tasks.",
 )
+flags.DEFINE_string(
+    "model_dir",
+    None,
+    "The model dir: compose.train writes it (default runs/main); the other binaries read "
+    "the trained model in it.",
+)
+flags.DEFINE_string(
+    "config_file", None, "A JSON file of config values: a nested dict of the tree's sections."
+)
+flags.DEFINE_string(
+    "params_override", "", "Config values as dotted keys, e.g. 'train.steps=100,model.depth=4'."
+)
+flags.DEFINE_string(
+    "data_dir",
+    None,
+    "Directory of the .npz sources (data_dir; default: the model dir's, else $COMPOSE_DATA_DIR).",
+)
+flags.DEFINE_string(
+    "tfds_dir",
+    None,
+    "TFDS directory for prepared data (tfds_dir; default: the model dir's, else "
+    "$COMPOSE_TFDS_DIR).",
+)
+
+COMMON_FLAG_FIELDS = {"data_dir": "data_dir", "tfds_dir": "tfds_dir"}
+"""The common flags that name a field of the tree, for every binary."""
+
+
+def define_field_flags(fields: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """Defines a flag per ``{flag: (field path, help)}``, typed as the field is
+    and defaulting to None (unset: the field keeps its configured value);
+    returns ``{flag: field path}`` for :func:`build_config`."""
+    for flag, (path, help_text) in fields.items():
+        annotation, default = _field(path)
+        kinds = typing.get_args(annotation) if is_union(annotation) else (annotation,)
+        kind = next(k for k in kinds if k is not type(None))
+        kind = typing.get_origin(kind) or kind
+        define = {
+            bool: flags.DEFINE_bool,
+            int: flags.DEFINE_integer,
+            float: flags.DEFINE_float,
+            str: flags.DEFINE_string,
+            list: flags.DEFINE_list,
+        }[kind]
+        define(flag, None, f"{help_text} ({path}; default {default!r}).")
+    return {flag: path for flag, (path, _) in fields.items()}
+
+
+def build_config(
+    flag_values, sections, flag_fields, base=None, set_by_flags=None
+) -> ExperimentConfig:
+    """The binary's config: ``base`` (default: the tree's defaults), then
+    ``--config_file``, then ``--params_override``, then every flag of
+    ``flag_fields`` (and :data:`COMMON_FLAG_FIELDS`) that was given; validated.
+
+    Args:
+      sections: the top-level keys this binary may set; any other key in the
+        file or the overrides is an error saying where it comes from instead.
+      set_by_flags: ``{field path: flag}`` of fields a binary sets per run
+        from a list flag (``transfer.mode`` from ``--modes``); giving them
+        as config values is an error naming the flag.
+    """
+    config = base or ExperimentConfig()
+    layers = []
+    if flag_values.config_file:
+        layers.append(("--config_file", read_json(flag_values.config_file, "--config_file")))
+    layers.append(("--params_override", parse_params_override(flag_values.params_override)))
+    given = {}
+    for flag, path in {**COMMON_FLAG_FIELDS, **flag_fields}.items():
+        if flag_values[flag].value is not None:
+            _set_path(given, path, flag_values[flag].value)
+    layers.append(("flags", given))
+    for source, values in layers:
+        _check_sections(values, sections, source)
+        for path, flag in (set_by_flags or {}).items():
+            if _has_path(values, path):
+                raise InvalidInputError(f"{source}: {path} is set per run by {flag}; give {flag}")
+        config = override(config, values)
+    validate(config)
+    return config
+
+
+def write_config(config: ExperimentConfig, directory: str) -> str:
+    """Writes ``directory/config.json`` (atomically); call it only after every
+    check of the run has passed.  Returns the path."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "config.json")
+    write_json(path, config.to_dict())
+    return path
+
+
+def _field(path: str):
+    """``(annotation, default)`` of the tree's field at dotted ``path``."""
+    node = ExperimentConfig
+    *parents, leaf = path.split(".")
+    for parent in parents:
+        node = {f.name: f for f in dataclasses.fields(node)}[parent].type
+    field = {f.name: f for f in dataclasses.fields(node)}[leaf]
+    if field.default is not dataclasses.MISSING:
+        return field.type, field.default
+    return field.type, field.default_factory()
+
+
+def _set_path(values: dict, path: str, value) -> None:
+    *parents, leaf = path.split(".")
+    for parent in parents:
+        values = values.setdefault(parent, {})
+    values[leaf] = value
+
+
+def _has_path(values: dict, path: str) -> bool:
+    for key in path.split("."):
+        if not isinstance(values, dict) or key not in values:
+            return False
+        values = values[key]
+    return True
+
+
+def _check_sections(values: dict, sections, source: str) -> None:
+    others = sorted(set(values) - set(sections))
+    if others and not sections:
+        raise InvalidInputError(f"{source} sets {', '.join(others)}, but this binary has no config")
+    if others:
+        experiment = {"tasks", "model", "train", "strategy", "tpu"} - set(sections)
+        hint = (
+            "; the experiment's come from --model_dir's config.json"
+            if experiment & set(others)
+            else "; the others belong to other binaries"
+        )
+        raise InvalidInputError(
+            f"{source} sets {', '.join(others)}, but this binary takes only "
+            f"{', '.join(sections)}{hint}"
+        )
 
 
 def run_binary(main) -> None:

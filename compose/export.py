@@ -15,15 +15,10 @@ import os
 
 from absl import flags
 
-from compose.cli import run_binary
+from compose.cli import build_config, run_binary
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string(
-    "model_dir",
-    None,
-    "A model dir written by compose.train, or one holding a model.keras (compose.transfer).",
-    required=True,
-)
+flags.mark_flag_as_required("model_dir")
 flags.DEFINE_string(
     "export_dir", None, "Base directory of the versions (default: MODEL_DIR/export)."
 )
@@ -40,13 +35,14 @@ def main(argv):
     from compose.serving import directory_bytes, export_saved_model, stored_values
     from compose.training.models import load_trained_model
 
+    build_config(FLAGS, sections=(), flag_fields={})  # no config values: say so if given
     export_dir = FLAGS.export_dir or os.path.join(FLAGS.model_dir, "export")
     check_writable(export_dir, "--export_dir")
     keras_file = os.path.join(FLAGS.model_dir, "model.keras")
     if os.path.exists(keras_file):
         model = keras.models.load_model(keras_file)
     else:
-        model, _ = load_trained_model(FLAGS.model_dir)
+        model = load_trained_model(FLAGS.model_dir)
     path = export_saved_model(model, export_dir, tasks=FLAGS.tasks, version=FLAGS.version)
     tasks = FLAGS.tasks or model.task_names
     print(f"exported {', '.join(tasks)} to {path}")

@@ -23,7 +23,6 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import flags  # noqa: E402
 
-from compose.cli import run_binary  # noqa: E402
 from compose.errors import InvalidInputError  # noqa: E402
 from compose.files import read_json, write_atomically  # noqa: E402
 
@@ -159,6 +158,9 @@ def check_programs_report(programs, path: str) -> None:
 
 
 def main(argv):
+    from compose.cli import build_config
+
+    build_config(flags.FLAGS, sections=(), flag_fields={})  # no config values: say so if given
     model_dir = flags.FLAGS.model_dir
     programs_path = os.path.join(model_dir, "programs.json")
     programs = read_json(programs_path, "programs of the run")
@@ -169,8 +171,12 @@ def main(argv):
 
 
 def run():
-    """Console-script entry point (the flag is defined here: this module is also a library)."""
-    flags.DEFINE_string("model_dir", None, "A model dir written by compose.train.", required=True)
+    """Console-script entry point.  The binary's flags are those of :mod:`compose.cli`,
+    imported here because this module is also a library, and a library must
+    not define flags in its importer's process."""
+    from compose.cli import run_binary
+
+    flags.mark_flag_as_required("model_dir")
     run_binary(main)
 
 

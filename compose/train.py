@@ -17,95 +17,62 @@ hold examples out of training and read their accuracy in the table and in
 Override order: defaults < --config_file < --params_override < flags given.
 """
 
+import dataclasses
 import os
 import sys
 
 from absl import flags
 
-from compose.cli import run_binary
-from compose.config import ExperimentConfig, override, parse_params_override, validate
+from compose.cli import build_config, define_field_flags, run_binary, write_config
+from compose.config import ExperimentConfig
 from compose.errors import InvalidInputError
 from compose.files import read_json
-from compose.training.distribute import STRATEGIES
 from tasks import default_data_dir, default_tfds_dir
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model_dir", "runs/main", "Where checkpoints, config and results go.")
-flags.DEFINE_string("config_file", None, "A JSON experiment config.")
-flags.DEFINE_string("params_override", "", "Overrides, e.g. 'model.depth=4,train.steps=100'.")
-flags.DEFINE_list("tasks", None, "Registered task names (default: the built-in suite).")
-flags.DEFINE_string("data_dir", None, "Directory of the .npz sources (default: $COMPOSE_DATA_DIR).")
-flags.DEFINE_string(
-    "tfds_dir", None, "TFDS directory for prepared data (default: $COMPOSE_TFDS_DIR)."
-)
-flags.DEFINE_integer("steps", None, "Training steps.")
-flags.DEFINE_integer("batch_size", None, "Global batch of every task per step.")
-flags.DEFINE_float("learning_rate", None, "Learning rate.")
-flags.DEFINE_string(
-    "program_learning", None, "search | sampled | uniform | mixed | none: how programs are learned."
-)
-flags.DEFINE_string(
-    "programs_file", None, 'Start from these programs: {"task": [indices]} or a programs.json.'
-)
-flags.DEFINE_string(
-    "program_search", None, "local | evolutionary | random | argmax: how programs are searched."
-)
-flags.DEFINE_string("norm_placement", None, "task_layer | block: who owns norm scale/offset.")
-flags.DEFINE_integer("bank_size", None, "K, blocks in the bank.")
-flags.DEFINE_integer("depth", None, "L, the maximum program length.")
-flags.DEFINE_integer("channels", None, "C, the width of every block.")
-flags.DEFINE_integer("resolution", None, "H = W of the bank's feature maps.")
-flags.DEFINE_string("block", None, "Block family: inverted_bottleneck | basic_residual.")
-flags.DEFINE_enum("strategy", None, STRATEGIES, "Distribution strategy.")
-flags.DEFINE_string("tpu", None, "TPU address for --strategy=tpu.")
-flags.DEFINE_integer("seed", None, "Random seed (initialisation and data order).")
+DEFAULT_MODEL_DIR = "runs/main"
+SECTIONS = ("tasks", "model", "train", "data_dir", "tfds_dir", "strategy", "tpu")
+"""What compose.train configures: the experiment."""
 
-_FLAG_FIELDS = {
-    "tasks": "tasks",
-    "data_dir": "data_dir",
-    "tfds_dir": "tfds_dir",
-    "strategy": "strategy",
-    "tpu": "tpu",
-    "steps": "train.steps",
-    "batch_size": "train.batch_size",
-    "learning_rate": "train.learning_rate",
-    "program_learning": "train.program_learning",
-    "programs_file": "train.programs_file",
-    "norm_placement": "model.norm_placement",
-    "program_search": "train.program_search",
-    "seed": "train.seed",
-    "bank_size": "model.bank_size",
-    "depth": "model.depth",
-    "channels": "model.channels",
-    "resolution": "model.resolution",
-    "block": "model.block",
-}
+FLAG_FIELDS = define_field_flags(
+    {
+        "tasks": ("tasks", "Registered task names"),
+        "strategy": ("strategy", "Distribution strategy"),
+        "tpu": ("tpu", "TPU address for --strategy=tpu"),
+        "steps": ("train.steps", "Training steps"),
+        "batch_size": ("train.batch_size", "Global batch of every task per step"),
+        "learning_rate": ("train.learning_rate", "Learning rate"),
+        "program_learning": ("train.program_learning", "How programs are learned"),
+        "programs_file": (
+            "train.programs_file",
+            'Start from these programs: {"task": [indices]} or a programs.json',
+        ),
+        "program_search": ("train.program_search", "How programs are searched"),
+        "seed": ("train.seed", "Random seed (initialisation and data order)"),
+        "norm_placement": ("model.norm_placement", "Who owns norm scale/offset"),
+        "bank_size": ("model.bank_size", "K, blocks in the bank"),
+        "depth": ("model.depth", "L, the maximum program length"),
+        "channels": ("model.channels", "C, the width of every block"),
+        "resolution": ("model.resolution", "H = W of the bank's feature maps"),
+        "block": ("model.block", "Block family"),
+    }
+)
 
 RESUMABLE_KEYS = ("tasks", "model")
 """Config sections a resumed run must share with the run in its model dir."""
 
 
-def build_config(flag_values) -> ExperimentConfig:
-    """Defaults, then the config file, then --params_override, then flags."""
-    config = ExperimentConfig()
-    config.data_dir = default_data_dir()
-    config.tfds_dir = default_tfds_dir()
-    if flag_values.config_file:
-        override(config, read_json(flag_values.config_file, "--config_file"))
-    override(config, parse_params_override(flag_values.params_override))
-    for flag, field in _FLAG_FIELDS.items():
-        value = flag_values[flag].value
-        if value is not None:
-            *parents, leaf = field.split(".")
-            node = {leaf: value}
-            for parent in reversed(parents):
-                node = {parent: node}
-            override(config, node)
-    if config.train.programs_file:  # its own errors first, then how it combines
+def experiment_config(flag_values) -> ExperimentConfig:
+    """Defaults (data dirs from the environment), then the config file, then
+    --params_override, then flags; validated, the programs file read."""
+    base = dataclasses.replace(
+        ExperimentConfig(), data_dir=default_data_dir(), tfds_dir=default_tfds_dir()
+    )
+    config = build_config(flag_values, SECTIONS, FLAG_FIELDS, base=base)
+    if config.train.programs_file:  # its own errors, beyond the field's type
         from compose.training.models import read_programs_file
 
         read_programs_file(config.train.programs_file)
-    validate(config)
     return config
 
 
@@ -124,18 +91,18 @@ def check_resumable(config: ExperimentConfig, config_path: str) -> None:
 
 
 def main(argv):
-    from compose.files import check_writable, lock_directory, write_json
+    from compose.files import check_writable, lock_directory
     from compose.training.experiment import check_runnable, format_table, run_experiment
 
-    config = build_config(FLAGS)
-    model_dir = FLAGS.model_dir
+    config = experiment_config(FLAGS)
+    model_dir = FLAGS.model_dir or DEFAULT_MODEL_DIR
     config_path = os.path.join(model_dir, "config.json")
     check_resumable(config, config_path)
     check_writable(model_dir, "--model_dir")
     check_runnable(config, model_dir)
     os.makedirs(model_dir, exist_ok=True)
     lock_directory(model_dir)
-    write_json(config_path, config.to_dict())
+    write_config(config, model_dir)
     print(f"training {', '.join(config.tasks)} for {config.train.steps} steps into {model_dir}")
     result = run_experiment(config, model_dir)
     print(format_table(result["metrics"], result["programs"]))

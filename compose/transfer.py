@@ -14,42 +14,43 @@ rewritten after each mode).  The model dir's own checkpoints are not changed.
       --data_dir=../shared/data --source_task=fashion_mnist --modes=head,program
 """
 
+import dataclasses
 import os
 
 from absl import flags
 
-from compose.cli import run_binary
+from compose.cli import build_config, define_field_flags, run_binary, write_config
 from compose.errors import InvalidInputError
-from compose.grow.transfer import MODES, TransferOptions
+from compose.grow.transfer import MODES
 
-DEFAULTS = TransferOptions()
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model_dir", None, "A model dir written by compose.train.", required=True)
+flags.mark_flag_as_required("model_dir")
 flags.DEFINE_string("task", None, "The new task (a registered task name).", required=True)
 flags.DEFINE_string("source_task", None, "Task to start from (default: the model's first).")
 flags.DEFINE_list("modes", list(MODES), f"Transfer modes, each run separately: {MODES}.")
-flags.DEFINE_integer("steps", DEFAULTS.steps, "Training steps per mode.")
-flags.DEFINE_integer("batch_size", DEFAULTS.batch_size, "Batch per step.")
-flags.DEFINE_float("learning_rate", DEFAULTS.learning_rate, "Adam learning rate.")
-flags.DEFINE_integer(
-    "search_budget", DEFAULTS.search_budget, "Program modes: candidate programs scored."
-)
-flags.DEFINE_float(
-    "race_fraction",
-    DEFAULTS.race_fraction,
-    "Program modes: share of steps each finalist trains before the best on held-out "
-    "examples goes on (0: keep the closed-form choice).",
-)
-flags.DEFINE_float("gate_sparsity", DEFAULTS.gate_sparsity, "Gated mode: L1 weight on gates.")
-flags.DEFINE_bool(
-    "closed_form_head",
-    DEFAULTS.closed_form_head,
-    "Start the classifier at the ridge solution on the training features (else random).",
-)
-flags.DEFINE_integer("seed", DEFAULTS.seed, "Random seed (initialisation, data order, search).")
-flags.DEFINE_string("data_dir", None, "Directory of .npz sources (default: the model's).")
-flags.DEFINE_string("tfds_dir", None, "TFDS directory (default: the model's).")
 flags.DEFINE_string("output_dir", None, "Where results go (default: MODEL_DIR/transfer/TASK).")
+SECTIONS = ("transfer", "data_dir", "tfds_dir")
+SET_BY_FLAGS = {"transfer.mode": "--modes"}
+"""Set once per run of the list flag; not a config value here."""
+FLAG_FIELDS = define_field_flags(
+    {
+        "steps": ("transfer.steps", "Training steps per mode"),
+        "batch_size": ("transfer.batch_size", "Batch per step"),
+        "learning_rate": ("transfer.learning_rate", "Adam learning rate"),
+        "search_budget": ("transfer.search_budget", "Program modes: candidate programs scored"),
+        "race_fraction": (
+            "transfer.race_fraction",
+            "Program modes: share of steps each finalist trains before the best on held-out "
+            "examples goes on (0: keep the closed-form choice)",
+        ),
+        "gate_sparsity": ("transfer.gate_sparsity", "Gated mode: L1 weight on gates"),
+        "closed_form_head": (
+            "transfer.closed_form_head",
+            "Start the classifier at the ridge solution on the training features",
+        ),
+        "seed": ("transfer.seed", "Random seed (initialisation, data order, search)"),
+    }
+)
 
 
 def main(argv):
@@ -57,35 +58,31 @@ def main(argv):
     from compose.files import check_writable, earlier_entries, save_model_atomically, write_json
     from compose.grow.transfer import transfer_task
     from compose.training.evaluate import evaluate
-    from compose.training.models import load_trained_model
+    from compose.training.models import load_trained_model, trained_config
     from tasks import get_task, load_task_data
 
     unknown = sorted(set(FLAGS.modes) - set(MODES))
     if unknown:
         raise InvalidInputError(f"unknown --modes {unknown}; choose from {', '.join(MODES)}")
-    model, config = load_trained_model(FLAGS.model_dir)
+    config = build_config(
+        FLAGS,
+        SECTIONS,
+        FLAG_FIELDS,
+        base=trained_config(FLAGS.model_dir),
+        set_by_flags=SET_BY_FLAGS,
+    )
+    model = load_trained_model(FLAGS.model_dir, config)
     task = get_task(FLAGS.task)
     source_task = FLAGS.source_task or model.task_names[0]
     model.path(source_task)  # LookupError naming the model's tasks
-    train, test = load_task_data(
-        task, FLAGS.data_dir or config.data_dir, FLAGS.tfds_dir or config.tfds_dir
-    )
+    train, test = load_task_data(task, config.data_dir, config.tfds_dir)
     output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, "transfer", task.name)
     check_writable(output_dir, "--output_dir")
     report_path = os.path.join(output_dir, "transfer.json")
     results = earlier_entries(report_path, {"task": task.name}, "modes")
+    write_config(config, output_dir)
     for mode in FLAGS.modes:
-        options = TransferOptions(
-            mode=mode,
-            steps=FLAGS.steps,
-            batch_size=FLAGS.batch_size,
-            learning_rate=FLAGS.learning_rate,
-            search_budget=FLAGS.search_budget,
-            race_fraction=FLAGS.race_fraction,
-            gate_sparsity=FLAGS.gate_sparsity,
-            closed_form_head=FLAGS.closed_form_head,
-            seed=FLAGS.seed,
-        )
+        options = dataclasses.replace(config.transfer, mode=mode)
         print(f"{task.name} from {source_task}: {mode}, {options.steps} steps", flush=True)
         grown, report = transfer_task(model, task.spec, train, source_task, options)
         report["test_accuracy"] = evaluate(grown, {task.name: test})[task.name]["accuracy"]

@@ -124,9 +124,9 @@ def test_objective_losses_have_their_exact_values():
 
 
 def test_bad_options_are_refused_with_the_field_named():
-    with pytest.raises(ValueError, match="adapt: objective must be one of moments"):
+    with pytest.raises(ValueError, match="invalid config: adapt.objective must be one of moments"):
         AdaptOptions(objective="mmd")
-    with pytest.raises(ValueError, match="adapt: batch_size must be >= 2"):
+    with pytest.raises(ValueError, match="invalid config: adapt.batch_size must be >= 2"):
         AdaptOptions(batch_size=1)
 
 

@@ -58,7 +58,7 @@ def test_full_clones_give_every_distinct_block_its_own_entry():
 @pytest.mark.parametrize("bad", [{"budget": 0}, {"size_penalty": 0.0}, {"size_penalty": 1.5}])
 def test_options_name_the_bad_value(bad):
     field = next(iter(bad))
-    with pytest.raises(ValueError, match=f"evolve: {field} must be"):
+    with pytest.raises(ValueError, match=f"invalid config: grow.evolve.{field} must be"):
         EvolveOptions(**bad)
 
 

@@ -7,7 +7,6 @@ import pytest
 import tensorflow as tf
 
 from compose import ComposedModel, TaskSpec
-from compose.config import SEARCH_STRATEGIES
 from compose.core.program import ProgramError, pad_program
 from compose.search import (
     ClosedFormScorer,
@@ -213,10 +212,6 @@ def test_search_from_several_starts_begins_at_the_best_of_them():
         c.program[:2] == (2, 2) or c.program[1:] == (2, 1) or c.program[::2] == (2, 1)
         for c in log[3:]
     ), "local moves around the best start"
-
-
-def test_strategy_names_match_the_config():
-    assert tuple(sorted(STRATEGIES)) == SEARCH_STRATEGIES
 
 
 def test_search_program_returns_the_best_logged_candidate():

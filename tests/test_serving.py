@@ -111,7 +111,7 @@ def trained_export(tmp_path_factory, shared_data_dir):
 
 def test_export_loads_in_a_fresh_process_without_project_code(trained_export, tmp_path):
     model_dir, version_dir, data_dir = trained_export
-    model, _ = load_trained_model(str(model_dir))
+    model = load_trained_model(str(model_dir))
     inputs, expected = {}, {}
     for task in model.task_names:
         _, test = load_task_data(get_task(task), data_dir)
@@ -173,7 +173,7 @@ def test_saved_model_test_accuracy_is_the_training_table(trained_export):
 
 def test_saved_model_cli_is_a_second_client(trained_export, tmp_path):
     model_dir, version_dir, data_dir = trained_export
-    model, _ = load_trained_model(str(model_dir))
+    model = load_trained_model(str(model_dir))
     _, test = load_task_data(get_task("usps"), data_dir)
     np.save(tmp_path / "images.npy", test.images[:4])
     result = subprocess.run(

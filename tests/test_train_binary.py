@@ -53,7 +53,7 @@ def test_trains_real_tasks_writes_artefacts_and_resumes(tmp_path, shared_data_di
         assert entry["accuracy_before_discretisation"] == entry["accuracy_after"]
         # Random initial logits (std 2): far from uniform mixtures (max weight 0.25).
         assert max(max(row) for row in entry["learned_mixture"]) > 0.5
-    model, _ = load_trained_model(str(tmp_path))
+    model = load_trained_model(str(tmp_path))
     # Annealed before each 10-step loop: the last relaxed loop started at step 40 of 50.
     assert float(model.path("usps").temperature.numpy()) == pytest.approx(0.5 ** (40 / 50))
     config = json.loads((tmp_path / "config.json").read_text())

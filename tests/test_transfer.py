@@ -158,7 +158,7 @@ def test_a_new_gated_task_starts_exactly_on_the_shared_blocks():
     ],
 )
 def test_bad_options_are_refused_with_the_field_named(change, message):
-    with pytest.raises(ValueError, match=f"transfer: {message}"):
+    with pytest.raises(ValueError, match=f"invalid config: transfer.{message}"):
         TransferOptions(**change)
 
 

@@ -61,7 +61,7 @@ CASES = {
     "bad strategy flag": (
         "compose.train",
         ["--strategy=gpu", "--model_dir={tmp}/new"],
-        "--strategy",
+        "invalid config: strategy must be one of off, one_device",
     ),
     "missing data dir": (
         "compose.train",
@@ -72,6 +72,56 @@ CASES = {
         "compose.train",
         ["--model_dir={model}", "--tasks=uci_digits", "--depth=4"],
         "holds a run with model=",
+    ),
+    "train: bad block override": (
+        "compose.train",
+        ["--params_override=model.block=resnext", "--model_dir={tmp}/new"],
+        "invalid config: model.block must be one of basic_residual, inverted_bottleneck",
+    ),
+    "train: config file value of the wrong type": (
+        "compose.train",
+        ["--config_file={tmp}/steps_word.json", "--model_dir={tmp}/new"],
+        "invalid config: train.steps must be an integer, got 'many'",
+    ),
+    "transfer: bad override": (
+        "compose.transfer",
+        ["--model_dir={model}", "--task=usps", "--params_override=transfer.race_fraction=1"],
+        "invalid config: transfer.race_fraction must be in [0, 1)",
+    ),
+    "transfer: an experiment field": (
+        "compose.transfer",
+        ["--model_dir={model}", "--task=usps", "--params_override=model.depth=4"],
+        "--params_override sets model, but this binary takes only transfer, data_dir, tfds_dir",
+    ),
+    "transfer: mode as a config value": (
+        "compose.transfer",
+        ["--model_dir={model}", "--task=usps", "--params_override=transfer.mode=head"],
+        "transfer.mode is set per run by --modes",
+    ),
+    "adapt: config file bad value": (
+        "compose.adapt",
+        ["--model_dir={model}", "--target=uci_digits", "--config_file={tmp}/adapt_bad.json"],
+        "invalid config: adapt.scored_images must be >= 2, got 1",
+    ),
+    "search: bad relaxed override": (
+        "compose.search",
+        ["--model_dir={model}", "--params_override=search.relaxed.steps=0"],
+        "invalid config: search.relaxed.steps must be >= 1, got 0",
+    ),
+    "grow: config file bad learning rate": (
+        "compose.grow",
+        ["--model_dir={model}", "--tasks=animal_silhouettes", "--config_file={tmp}/grow_bad.json"],
+        "invalid config: grow.evolve.learning_rate must be one of",
+    ),
+    "export: config values": (
+        "compose.export",
+        ["--model_dir={model}", "--params_override=train.steps=3"],
+        "--params_override sets train, but this binary has no config",
+    ),
+    "plots: config values": (
+        "compose.plots",
+        ["--model_dir={model}", "--config_file={tmp}/steps_word.json"],
+        "--config_file sets train, but this binary has no config",
     ),
     "stray argument": (
         "compose.train",
@@ -127,7 +177,7 @@ CASES = {
     "search: unknown strategy": (
         "compose.search",
         ["--model_dir={model}", "--strategy=genetic"],
-        "--strategy",
+        "invalid config: search.strategy must be one of evolutionary, local, random, relaxed",
     ),
     "export: unknown task": (
         "compose.export",
@@ -213,12 +263,12 @@ CASES = {
     "grow: size penalty above 1": (
         "compose.grow",
         ["--model_dir={model}", "--tasks=animal_silhouettes", "--size_penalty=1.5"],
-        "evolve: size_penalty must be in (0, 1], got 1.5",
+        "invalid config: grow.evolve.size_penalty must be in (0, 1], got 1.5",
     ),
     "grow: a budget of 0": (
         "compose.grow",
         ["--model_dir={model}", "--tasks=animal_silhouettes", "--budget=0"],
-        "evolve: budget must be >= 1 candidate, got 0",
+        "invalid config: grow.evolve.budget must be >= 1, got 0",
     ),
     "grow: a model dir that is not a trained model": (
         "compose.grow",
@@ -270,6 +320,9 @@ def outcomes(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("scratch")
     (tmp / "bad.json").write_text('{"uci_digits": [0, 1],\n]')
     (tmp / "index9.json").write_text(json.dumps({"uci_digits": [0, 9]}))
+    (tmp / "steps_word.json").write_text(json.dumps({"train": {"steps": "many"}}))
+    (tmp / "adapt_bad.json").write_text(json.dumps({"adapt": {"scored_images": 1}}))
+    (tmp / "grow_bad.json").write_text(json.dumps({"grow": {"evolve": {"learning_rate": 0.3}}}))
     (tmp / "a_file").write_text("not a directory")
     (tmp / "garbage_data").mkdir()
     (tmp / "garbage_data" / "usps.npz").write_bytes(b"PK\x03\x04 cut short")

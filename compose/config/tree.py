@@ -1,25 +1,22 @@
-"""Experiment configuration: defaults, then a config file, then overrides.
+"""The configuration tree: every option of every binary, in one place.
 
-The order follows the TF Model Garden: dataclass defaults < ``--config_file``
-(JSON) < ``--params_override`` (``a.b=v,c=w``) < explicit flags.  The final
-config is validated and written into the model dir.
+One root (:class:`ExperimentConfig`) holds the experiment (``tasks``,
+``model``, ``train``, data and distribution) and a section per binary that
+acts on a trained model (``transfer``, ``adapt``, ``search``, ``grow``).  The
+library's options classes are these sections, so a caller of
+:func:`compose.grow.transfer_task` and a user of ``compose.transfer`` set the
+same fields.  Each section states its own checks (``checks()``); the choice
+lists they read live with their implementations and are imported only when
+checked, so importing this module loads neither Keras nor the engine.  How
+values reach the tree: :mod:`compose.config.overrides`; the one validator:
+:func:`compose.config.validate`.
 """
 
 import dataclasses
-import json
 
-from compose.errors import InvalidInputError, UnknownNameError
+from compose.config.checks import at_least, check_section, is_bool, one_of
+from compose.config.overrides import override
 from tasks import DEFAULT_SUITE
-
-PROGRAM_LEARNING = ("search", "sampled", "uniform", "mixed", "none")
-INITIAL_PROGRAMS = ("cycle", "random")
-NORM_PLACEMENTS = ("task_layer", "block")
-HEADS = ("linear", "grid", "paper")
-PRECISIONS = ("float32", "bfloat16")
-LR_SCHEDULES = ("constant", "cosine")
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
-SEARCH_STRATEGIES = ("evolutionary", "local", "random")
-"""The discrete strategies of :mod:`compose.search.strategies` (kept equal by a test)."""
 
 
 @dataclasses.dataclass
@@ -53,6 +50,23 @@ class ModelConfig:
     1.26-1.36x faster at equal accuracy (main job, 3 seeds: 0.9252 vs 0.9221);
     on CPUs without them it is emulated and 3-4x slower (docs/results.md).
     ``float32`` stays the default so one command gives one result everywhere."""
+
+    def checks(self):
+        from blocks import FAMILIES
+        from compose.core.layers import HEADS, PRECISIONS
+        from compose.core.normalization import PLACEMENTS
+
+        return [
+            ("block", one_of(self.block, tuple(sorted(FAMILIES)))),
+            ("bank_size", at_least(self.bank_size, 1)),
+            ("depth", at_least(self.depth, 1)),
+            ("channels", at_least(self.channels, 1)),
+            ("resolution", at_least(self.resolution, 1)),
+            ("norm_placement", one_of(self.norm_placement, PLACEMENTS)),
+            ("head", one_of(self.head, HEADS)),
+            ("fuse_tasks", is_bool(self.fuse_tasks)),
+            ("precision", one_of(self.precision, PRECISIONS)),
+        ]
 
 
 @dataclasses.dataclass
@@ -158,9 +172,343 @@ class TrainConfig:
     """Compile the training step with XLA; None: only for single-replica GPU
     training (XLA is much slower on CPU; TPU compiles anyway)."""
 
+    def checks(self):
+        from compose.search.strategies import STRATEGIES
+        from compose.training.experiment import INITIAL_PROGRAMS, PROGRAM_LEARNING
+        from compose.training.trainer import LR_SCHEDULES, OPTIMIZERS
+
+        learning = self.program_learning
+        return [
+            ("steps", at_least(self.steps, 0)),
+            ("batch_size", at_least(self.batch_size, 1)),
+            ("learning_rate", (self.learning_rate > 0, f"must be > 0, got {self.learning_rate}")),
+            ("lr_schedule", one_of(self.lr_schedule, LR_SCHEDULES)),
+            ("optimizer", one_of(self.optimizer, tuple(OPTIMIZERS))),
+            ("program_learning", one_of(learning, PROGRAM_LEARNING)),
+            ("initial_programs", one_of(self.initial_programs, INITIAL_PROGRAMS)),
+            (
+                "programs",
+                (
+                    not (self.programs and self.programs_file),
+                    "and train.programs_file are both set; give one",
+                ),
+            ),
+            (
+                "programs",
+                (
+                    self.programs is None or isinstance(self.programs, dict),
+                    'must be {"task": [block indices], ...}',
+                ),
+            ),
+            (
+                "program_learning",
+                (
+                    learning not in ("sampled", "mixed")
+                    or not (self.programs or self.programs_file)
+                    or self.learning_fraction == 0
+                    or self.initial_logit > 0,
+                    f"is {learning!r} with train.initial_logit 0, which would learn new "
+                    "programs from uniform logits and ignore the given ones; set "
+                    "train.program_learning=none to train them as given, or "
+                    "train.initial_logit > 0 to learn from near them",
+                ),
+            ),
+            (
+                "program_learning",
+                (
+                    learning not in ("uniform", "search") or self.program_search != "argmax",
+                    f"is {learning!r}, which has no logits to take the argmax of, so "
+                    "train.program_search must name a search to pick the programs (one of "
+                    f"{', '.join(STRATEGIES)}), not argmax",
+                ),
+            ),
+            (
+                "learning_fraction",
+                (0.0 <= self.learning_fraction <= 1.0, "must be in [0, 1]"),
+            ),
+            (
+                "learning_fraction",
+                (
+                    learning not in ("search", "uniform")
+                    or round(self.learning_fraction * self.steps) < self.steps
+                    or self.steps == 0,
+                    f"is {self.learning_fraction} of {self.steps} steps: program_learning "
+                    f"{learning!r} needs steps after the learning phase to train "
+                    "the programs it finds",
+                ),
+            ),
+            ("mixture_init_stddev", at_least(self.mixture_init_stddev, 0)),
+            ("final_temperature", (self.final_temperature > 0, "must be > 0")),
+            ("mixture_entropy_weight", at_least(self.mixture_entropy_weight, 0)),
+            ("program_search", one_of(self.program_search, ("argmax", *STRATEGIES))),
+            ("search_budget", at_least(self.search_budget, 1)),
+            ("search_rounds", at_least(self.search_rounds, 1)),
+            ("standing_candidates", at_least(self.standing_candidates, 0)),
+            ("search_validation_examples", at_least(self.search_validation_examples, 1)),
+            ("validation_examples", at_least(self.validation_examples, 0)),
+            ("diagnostic_examples", at_least(self.diagnostic_examples, 1)),
+            ("steps_per_loop", at_least(self.steps_per_loop, 1)),
+            ("checkpoint_every", at_least(self.checkpoint_every, 1)),
+            ("eval_batch_size", at_least(self.eval_batch_size, 1)),
+            ("jit_compile", (self.jit_compile in (None, True, False), "must be a bool or null")),
+            ("deterministic", is_bool(self.deterministic)),
+        ]
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferOptions:
+    """How a new task is learned over a frozen bank (:mod:`compose.grow.transfer`;
+    the tree's ``transfer`` section).  ``compose.transfer`` sets ``mode`` from
+    ``--modes``, once per mode."""
+
+    mode: str = "program"
+    steps: int = 600
+    batch_size: int = 32
+    learning_rate: float = 1e-2
+    search_examples: int = 1000
+    """Held out of the training split: the program modes score candidates on
+    them (at most a fifth of the split)."""
+    fit_examples: int = 2000
+    """Training examples the closed-form probe is fitted on."""
+    search_budget: int = 120
+    """Distinct candidate programs scored (the starts included)."""
+    random_starts: int = 8
+    """Random programs scored beside every task's program before the search."""
+    closed_form_head: bool = True
+    """Start the head's classifier at the ridge solution on the first
+    ``fit_examples`` training images' features (:func:`compose.search.fit_classifier`)
+    instead of at random, in every mode."""
+    strategy: str = "local"
+    """The discrete search after the starts (:data:`compose.search.STRATEGIES`)."""
+    race_fraction: float = 0.25
+    """Program modes: the closed-form choice (with the source's stem) and
+    every task's own program with its own stem each train this share of the
+    steps; the one most accurate on the held-out examples trains on to
+    ``steps``.  0: keep the closed-form choice.  The probe judges frozen
+    features, but the stem trains afterwards, and a stem and the program it
+    was trained with belong together.  On validation images (3 seeds,
+    docs/transfer_and_adaptation.md) the race lifted CIFAR-10 from
+    Fashion-MNIST from 0.2735 to 0.3075 (medians) and left MNIST's median as
+    it was; a race over half the steps picked worse."""
+    gate_fraction: float = 0.5
+    """Gated mode: the share of steps that learns the gate scores."""
+    gate_sparsity: float = 0.3
+    """Gated mode: lambda of the L1 penalty on the gate scores.  With Adam the
+    scores move by about the learning rate per step whatever lambda is, so
+    lambda sets which gates' loss gradient outweighs the penalty: on
+    MNIST from Fashion-MNIST 0.01 kept three gates open, 0.3 one, 0.5 none."""
+    seed: int = 0
+
+    def __post_init__(self):
+        check_section(self, "transfer")
+
+    def checks(self):
+        from compose.grow.transfer import MODES
+        from compose.search.strategies import STRATEGIES
+
+        return [
+            ("mode", one_of(self.mode, MODES)),
+            ("steps", at_least(self.steps, 0)),
+            ("batch_size", at_least(self.batch_size, 1)),
+            ("learning_rate", (self.learning_rate > 0, f"must be > 0, got {self.learning_rate}")),
+            ("search_examples", at_least(self.search_examples, 1)),
+            ("fit_examples", at_least(self.fit_examples, 1)),
+            ("search_budget", at_least(self.search_budget, 1)),
+            ("random_starts", at_least(self.random_starts, 0)),
+            ("closed_form_head", is_bool(self.closed_form_head)),
+            ("strategy", one_of(self.strategy, tuple(STRATEGIES))),
+            ("race_fraction", (0 <= self.race_fraction < 1, "must be in [0, 1)")),
+            ("gate_fraction", (0 < self.gate_fraction < 1, "must be in (0, 1)")),
+            ("gate_sparsity", at_least(self.gate_sparsity, 0)),
+        ]
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaptOptions:
+    """How a target domain's program is chosen (and its stem adapted):
+    :mod:`compose.grow.adapt`, the tree's ``adapt`` section.  ``compose.adapt``
+    sets ``objective`` from ``--objectives``, once per objective."""
+
+    objective: str = "moments"
+    search_budget: int = 120
+    """Distinct candidate programs scored (the starts included)."""
+    random_starts: int = 8
+    strategy: str = "local"
+    scored_images: int = 1000
+    """Target (and source) images every candidate is scored on."""
+    stem_steps: int = 0
+    """Steps that then train the target's stem on the objective (0: order only)."""
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    seed: int = 0
+
+    def __post_init__(self):
+        check_section(self, "adapt")
+
+    def checks(self):
+        from compose.grow.adapt import OBJECTIVES
+        from compose.search.strategies import STRATEGIES
+
+        return [
+            ("objective", one_of(self.objective, OBJECTIVES)),
+            ("search_budget", at_least(self.search_budget, 1)),
+            ("random_starts", at_least(self.random_starts, 0)),
+            ("strategy", one_of(self.strategy, tuple(STRATEGIES))),
+            ("scored_images", at_least(self.scored_images, 2)),
+            ("stem_steps", at_least(self.stem_steps, 0)),
+            ("batch_size", at_least(self.batch_size, 2)),
+            ("learning_rate", (self.learning_rate > 0, f"must be > 0, got {self.learning_rate}")),
+        ]
+
+
+@dataclasses.dataclass(frozen=True)
+class RelaxedOptions:
+    """Training of the relaxed strategy's mixture logits (:mod:`compose.search.relaxed`;
+    the tree's ``search.relaxed``)."""
+
+    steps: int = 300
+    score_every: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-2
+    source_logit: float = 2.0
+    """Initial logit of the start program's block at each layer (0: uniform)."""
+    final_temperature: float = 0.05
+
+    def __post_init__(self):
+        check_section(self, "search.relaxed")
+
+    def checks(self):
+        return [
+            ("steps", at_least(self.steps, 1)),
+            ("score_every", at_least(self.score_every, 1)),
+            ("batch_size", at_least(self.batch_size, 1)),
+            ("learning_rate", (self.learning_rate > 0, f"must be > 0, got {self.learning_rate}")),
+            ("final_temperature", (self.final_temperature > 0, "must be > 0")),
+        ]
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchOptions:
+    """How ``compose.search`` searches a trained model's programs over its
+    frozen bank (:func:`compose.search.search_program`; the tree's ``search``)."""
+
+    strategy: str = "local"
+    """A discrete strategy or ``relaxed`` (:data:`compose.search.ALL_STRATEGIES`);
+    local coordinate descent came closest to the exhaustive best within a
+    small budget on the measured landscapes (docs/search.md)."""
+    budget: int = 100
+    """Distinct programs scored per task."""
+    size_penalty: float = 1.0
+    """``s`` in ``score = accuracy * s ** (charged / base)``; 1: accuracy alone."""
+    min_length: int = 1
+    """Shortest program (the model's depth: fixed length)."""
+    seed: int = 0
+    relaxed: RelaxedOptions = dataclasses.field(default_factory=RelaxedOptions)
+
+    def __post_init__(self):
+        check_section(self, "search")
+
+    def checks(self):
+        from compose.search import ALL_STRATEGIES
+
+        return [
+            ("strategy", one_of(self.strategy, ALL_STRATEGIES)),
+            ("budget", at_least(self.budget, 1)),
+            (
+                "size_penalty",
+                (0 < self.size_penalty <= 1, f"must be in (0, 1], got {self.size_penalty}"),
+            ),
+            ("min_length", at_least(self.min_length, 1)),
+        ]
+
+
+@dataclasses.dataclass(frozen=True)
+class EvolveOptions:
+    """How one new task is evolved over a frozen system (:mod:`compose.grow.evolve`;
+    the tree's ``grow.evolve``)."""
+
+    budget: int = 10
+    """Candidates trained, the first generation (at most 5) included."""
+    steps: int = 100
+    """Training steps of the first generation; mutations halve or double it
+    (between ``steps / 2`` and ``2 * steps``)."""
+    batch_size: int = 32
+    size_penalty: float = 1.0
+    """``s`` of the score ``accuracy * s ** (charged / base)``; 1: accuracy alone."""
+    max_clones: int | None = None
+    """Clones one task may own (default: the model's depth)."""
+    learning_rate: float = 2e-3
+    """The first generation's learning rate (a value of :data:`LEARNING_RATES`)."""
+    search_budget: int = 16
+    """Programs the closed-form search of the first generation scores."""
+    task_starts: int = 2
+    """Other tasks' programs (the probe's best) in the first generation."""
+    fit_examples: int = 2000
+    """Training examples the closed-form probe and the first heads are fitted on."""
+    gate_sparsity: float = 0.3
+    """Gated candidates: lambda of the L1 penalty on the gate scores (see
+    :class:`compose.grow.transfer.TransferOptions`)."""
+    seed: int = 0
+
+    def __post_init__(self):
+        check_section(self, "grow.evolve")
+
+    def checks(self):
+        from compose.grow.evolve import LEARNING_RATES
+
+        return [
+            ("budget", at_least(self.budget, 1)),
+            ("steps", at_least(self.steps, 2)),
+            ("batch_size", at_least(self.batch_size, 1)),
+            (
+                "size_penalty",
+                (0 < self.size_penalty <= 1, f"must be in (0, 1], got {self.size_penalty}"),
+            ),
+            (
+                "max_clones",
+                (
+                    self.max_clones is None or self.max_clones >= 0,
+                    f"must be >= 0, got {self.max_clones}",
+                ),
+            ),
+            ("learning_rate", one_of(self.learning_rate, LEARNING_RATES)),
+            ("search_budget", at_least(self.search_budget, 1)),
+            ("task_starts", at_least(self.task_starts, 0)),
+            ("fit_examples", at_least(self.fit_examples, 1)),
+            ("gate_sparsity", at_least(self.gate_sparsity, 0)),
+        ]
+
+    def step_choices(self) -> tuple[int, ...]:
+        """The steps a candidate may train: half, once and twice ``steps``."""
+        return (self.steps // 2, self.steps, 2 * self.steps)
+
+
+@dataclasses.dataclass(frozen=True)
+class GrowOptions:
+    """How every task of a stream is evolved (:mod:`compose.grow.system`; the
+    tree's ``grow``)."""
+
+    evolve: EvolveOptions = dataclasses.field(default_factory=EvolveOptions)
+    validation_examples: int = 1000
+    """Held out of each task's training split to score candidates (at most a fifth)."""
+
+    def __post_init__(self):
+        check_section(self, "grow")
+
+    def checks(self):
+        return [("validation_examples", at_least(self.validation_examples, 1))]
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
 
 @dataclasses.dataclass
 class ExperimentConfig:
+    """The root: the experiment ``compose.train`` runs, and the sections of
+    the binaries that act on its model dir (each reads the experiment's part
+    from the model dir's ``config.json`` and its own section from its command
+    line)."""
+
     tasks: list[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_SUITE))
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
@@ -168,150 +516,23 @@ class ExperimentConfig:
     tfds_dir: str | None = None
     strategy: str = "off"
     tpu: str | None = None
+    transfer: TransferOptions = dataclasses.field(default_factory=TransferOptions)
+    adapt: AdaptOptions = dataclasses.field(default_factory=AdaptOptions)
+    search: SearchOptions = dataclasses.field(default_factory=SearchOptions)
+    grow: GrowOptions = dataclasses.field(default_factory=GrowOptions)
+
+    def checks(self):
+        from compose.training.distribute import STRATEGIES
+
+        return [
+            ("tasks", (bool(self.tasks), "must name at least one task")),
+            ("tasks", (len(set(self.tasks)) == len(self.tasks), f"repeat a name: {self.tasks}")),
+            ("strategy", one_of(str(self.strategy).lower(), STRATEGIES)),
+        ]
 
     def to_dict(self):
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, values):
-        config = cls()
-        override(config, values)
-        return config
-
-
-def override(config, values: dict, prefix=""):
-    """Sets fields of ``config`` (nested dataclasses) from a nested dict.
-
-    Raises:
-      KeyError: naming the full dotted key when a field does not exist.
-    """
-    for key, value in values.items():
-        if not hasattr(config, key) or key.startswith("_"):
-            known = ", ".join(f.name for f in dataclasses.fields(config))
-            raise UnknownNameError(f"unknown config key {prefix + key!r}; known here: {known}")
-        current = getattr(config, key)
-        if dataclasses.is_dataclass(current):
-            if not isinstance(value, dict):
-                raise InvalidInputError(f"config key {prefix + key!r} is a section; give a dict")
-            override(current, value, prefix=f"{prefix}{key}.")
-        else:
-            setattr(config, key, value)
-
-
-def parse_params_override(text: str) -> dict:
-    """``"model.depth=4,train.steps=10"`` -> nested dict; values read as JSON when they parse."""
-    values = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise InvalidInputError(f"params_override item {item!r} is not key=value")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        *parents, leaf = key.strip().split(".")
-        node = values
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[leaf] = value
-    return values
-
-
-def validate(config: ExperimentConfig) -> None:
-    """Raises ValueError naming the first field that cannot work."""
-    from blocks import FAMILIES  # the lists live with their implementations
-    from compose.training.distribute import STRATEGIES
-
-    model, train = config.model, config.train
-
-    def one_of(value, choices):
-        return value in choices, f"must be one of {', '.join(choices)}, got {value!r}"
-
-    checks = [
-        ("tasks", (bool(config.tasks), "must name at least one task")),
-        ("tasks", (len(set(config.tasks)) == len(config.tasks), f"repeat a name: {config.tasks}")),
-        ("strategy", one_of(str(config.strategy).lower(), STRATEGIES)),
-        ("model.block", one_of(model.block, tuple(sorted(FAMILIES)))),
-        ("model.bank_size", (model.bank_size >= 1, "must be >= 1")),
-        ("model.depth", (model.depth >= 1, "must be >= 1")),
-        ("model.channels", (model.channels >= 1, "must be >= 1")),
-        ("model.resolution", (model.resolution >= 1, "must be >= 1")),
-        ("model.norm_placement", one_of(model.norm_placement, NORM_PLACEMENTS)),
-        ("model.head", one_of(model.head, HEADS)),
-        ("model.fuse_tasks", (model.fuse_tasks in (True, False), "must be a bool")),
-        ("model.precision", one_of(model.precision, PRECISIONS)),
-        ("train.steps", (train.steps >= 0, "must be >= 0")),
-        ("train.batch_size", (train.batch_size >= 1, "must be >= 1")),
-        ("train.learning_rate", (train.learning_rate > 0, "must be > 0")),
-        ("train.lr_schedule", one_of(train.lr_schedule, LR_SCHEDULES)),
-        ("train.optimizer", one_of(train.optimizer, OPTIMIZERS)),
-        ("train.program_learning", one_of(train.program_learning, PROGRAM_LEARNING)),
-        ("train.initial_programs", one_of(train.initial_programs, INITIAL_PROGRAMS)),
-        (
-            "train.programs",
-            (
-                not (train.programs and train.programs_file),
-                "and train.programs_file are both set; give one",
-            ),
-        ),
-        (
-            "train.programs",
-            (
-                train.programs is None or isinstance(train.programs, dict),
-                'must be {"task": [block indices], ...}',
-            ),
-        ),
-        (
-            "train.program_learning",
-            (
-                train.program_learning not in ("sampled", "mixed")
-                or not (train.programs or train.programs_file)
-                or train.learning_fraction == 0
-                or train.initial_logit > 0,
-                f"is {train.program_learning!r} with train.initial_logit 0, which would learn new "
-                "programs from uniform logits and ignore the given ones; set "
-                "train.program_learning=none to train them as given, or train.initial_logit > 0 "
-                "to learn from near them",
-            ),
-        ),
-        (
-            "train.program_learning",
-            (
-                train.program_learning not in ("uniform", "search")
-                or train.program_search != "argmax",
-                f"is {train.program_learning!r}, which has no logits to take the argmax of, so "
-                "train.program_search must name a search to pick the programs (one of "
-                f"{', '.join(SEARCH_STRATEGIES)}), not argmax",
-            ),
-        ),
-        ("train.learning_fraction", (0.0 <= train.learning_fraction <= 1.0, "must be in [0, 1]")),
-        (
-            "train.learning_fraction",
-            (
-                train.program_learning not in ("search", "uniform")
-                or round(train.learning_fraction * train.steps) < train.steps
-                or train.steps == 0,
-                f"is {train.learning_fraction} of {train.steps} steps: program_learning "
-                f"{train.program_learning!r} needs steps after the learning phase to train "
-                "the programs it finds",
-            ),
-        ),
-        ("train.mixture_init_stddev", (train.mixture_init_stddev >= 0, "must be >= 0")),
-        ("train.final_temperature", (train.final_temperature > 0, "must be > 0")),
-        ("train.mixture_entropy_weight", (train.mixture_entropy_weight >= 0, "must be >= 0")),
-        ("train.program_search", one_of(train.program_search, ("argmax", *SEARCH_STRATEGIES))),
-        ("train.search_budget", (train.search_budget >= 1, "must be >= 1")),
-        ("train.search_rounds", (train.search_rounds >= 1, "must be >= 1")),
-        ("train.standing_candidates", (train.standing_candidates >= 0, "must be >= 0")),
-        ("train.search_validation_examples", (train.search_validation_examples >= 1, ">= 1")),
-        ("train.validation_examples", (train.validation_examples >= 0, ">= 0")),
-        ("train.diagnostic_examples", (train.diagnostic_examples >= 1, "must be >= 1")),
-        ("train.steps_per_loop", (train.steps_per_loop >= 1, "must be >= 1")),
-        ("train.checkpoint_every", (train.checkpoint_every >= 1, "must be >= 1")),
-        ("train.eval_batch_size", (train.eval_batch_size >= 1, "must be >= 1")),
-        ("train.jit_compile", (train.jit_compile in (None, True, False), "must be a bool")),
-        ("train.deterministic", (train.deterministic in (True, False), "must be a bool")),
-    ]
-    for field, (ok, message) in checks:
-        if not ok:
-            raise InvalidInputError(f"invalid config: {field} {message}")
+        return override(cls(), values)

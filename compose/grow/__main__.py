@@ -23,83 +23,66 @@ import os
 
 from absl import flags
 
-from compose.cli import run_binary
-from compose.grow.evolve import EvolveOptions
-from compose.grow.system import GrowOptions
+from compose.cli import build_config, define_field_flags, run_binary, write_config
 
-EVOLVE = EvolveOptions()
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model_dir", None, "A model dir written by compose.train.", required=True)
+flags.mark_flag_as_required("model_dir")
 flags.DEFINE_list(
     "tasks", None, "New tasks (registered names), added in this order.", required=True
 )
 flags.DEFINE_string("output_dir", None, "Where the grown system goes (default: MODEL_DIR/grow).")
-flags.DEFINE_integer(
-    "budget", EVOLVE.budget, "Candidates trained per task (first generation included)."
+SECTIONS = ("grow", "data_dir", "tfds_dir")
+FLAG_FIELDS = define_field_flags(
+    {
+        "budget": ("grow.evolve.budget", "Candidates trained per task (first generation included)"),
+        "steps": (
+            "grow.evolve.steps",
+            "Steps of a first-generation candidate (mutations: x0.5, x2)",
+        ),
+        "batch_size": ("grow.evolve.batch_size", "Batch per step"),
+        "size_penalty": ("grow.evolve.size_penalty", "s in score = accuracy * s^(charged/root)"),
+        "max_clones": ("grow.evolve.max_clones", "Clones one task may own (null: the depth)"),
+        "learning_rate": ("grow.evolve.learning_rate", "First generation's Adam learning rate"),
+        "search_budget": ("grow.evolve.search_budget", "Programs the closed-form search scores"),
+        "task_starts": (
+            "grow.evolve.task_starts",
+            "Closest tasks' programs in the first generation",
+        ),
+        "validation_examples": (
+            "grow.validation_examples",
+            "Held out of each task's training split to score candidates (at most a fifth)",
+        ),
+        "seed": ("grow.evolve.seed", "Random seed (initialisation, data order, mutations)"),
+    }
 )
-flags.DEFINE_integer(
-    "steps", EVOLVE.steps, "Steps of a first-generation candidate (mutations: x0.5, x2)."
-)
-flags.DEFINE_integer("batch_size", EVOLVE.batch_size, "Batch per step.")
-flags.DEFINE_float(
-    "size_penalty", EVOLVE.size_penalty, "s in score = accuracy * s^(charged/root); 1: none."
-)
-flags.DEFINE_integer("max_clones", None, "Clones one task may own (default: the model's depth).")
-flags.DEFINE_float("learning_rate", EVOLVE.learning_rate, "First generation's Adam learning rate.")
-flags.DEFINE_integer(
-    "search_budget", EVOLVE.search_budget, "Programs the closed-form search scores."
-)
-flags.DEFINE_integer(
-    "task_starts", EVOLVE.task_starts, "Closest tasks' programs in the first generation."
-)
-flags.DEFINE_integer(
-    "validation_examples",
-    GrowOptions().validation_examples,
-    "Held out of each task's training split to score candidates (at most a fifth).",
-)
-flags.DEFINE_integer("seed", EVOLVE.seed, "Random seed (initialisation, data order, mutations).")
-flags.DEFINE_string("data_dir", None, "Directory of .npz sources (default: the model's).")
-flags.DEFINE_string("tfds_dir", None, "TFDS directory (default: the model's).")
 
 
 def main(argv):
     import tensorflow as tf
 
     from compose.files import check_writable, lock_directory
-    from compose.grow.system import check_stream, grow_system, split_for_growth
-    from compose.training.models import load_trained_model
+    from compose.grow.system import check_growth_dir, check_stream, grow_system, split_for_growth
+    from compose.training.models import load_trained_model, trained_config
     from tasks import get_task, load_task_data
 
-    options = GrowOptions(
-        evolve=EvolveOptions(
-            budget=FLAGS.budget,
-            steps=FLAGS.steps,
-            batch_size=FLAGS.batch_size,
-            size_penalty=FLAGS.size_penalty,
-            max_clones=FLAGS.max_clones,
-            learning_rate=FLAGS.learning_rate,
-            search_budget=FLAGS.search_budget,
-            task_starts=FLAGS.task_starts,
-            seed=FLAGS.seed,
-        ),
-        validation_examples=FLAGS.validation_examples,
-    )
+    config = build_config(FLAGS, SECTIONS, FLAG_FIELDS, base=trained_config(FLAGS.model_dir))
+    options = config.grow
     # Every candidate is a new model, so TensorFlow's retracing warnings say nothing.
     tf.get_logger().setLevel("ERROR")
-    root, config = load_trained_model(FLAGS.model_dir)
+    root = load_trained_model(FLAGS.model_dir, config)
     tasks = [get_task(name) for name in FLAGS.tasks]
     check_stream(root, [task.name for task in tasks])
     stream = []
     for task in tasks:
-        train, test = load_task_data(
-            task, FLAGS.data_dir or config.data_dir, FLAGS.tfds_dir or config.tfds_dir
-        )
+        train, test = load_task_data(task, config.data_dir, config.tfds_dir)
         split_for_growth(train, options, task.name, options.evolve.batch_size)
         stream.append((task, train, test))
     output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, "grow")
     check_writable(output_dir, "--output_dir")
+    check_growth_dir(FLAGS.model_dir, [task.name for task in tasks], output_dir, options)
     os.makedirs(output_dir, exist_ok=True)
     lock_directory(output_dir)
+    write_config(config, output_dir)
     records = grow_system(root, FLAGS.model_dir, stream, output_dir, options)
     for record in records:
         print(

@@ -24,13 +24,13 @@ through :class:`compose.training.Trainer`.  Target labels are never read
 here; callers use them only to evaluate.
 """
 
-import dataclasses
 import time
 import types
 
 import numpy as np
 import tensorflow as tf
 
+from compose.config import AdaptOptions
 from compose.core.statistics import refresh_statistics, statistics_subset
 from compose.errors import InvalidInputError
 from compose.grow.continual import add_task
@@ -45,41 +45,6 @@ from compose.training.objectives import (
 from compose.training.trainer import Trainer, build_optimizer
 
 OBJECTIVES = ("moments", "entropy")
-
-
-@dataclasses.dataclass(frozen=True)
-class AdaptOptions:
-    """How the target's program is chosen (and its stem adapted)."""
-
-    objective: str = "moments"
-    search_budget: int = 120
-    """Distinct candidate programs scored (the starts included)."""
-    random_starts: int = 8
-    strategy: str = "local"
-    scored_images: int = 1000
-    """Target (and source) images every candidate is scored on."""
-    stem_steps: int = 0
-    """Steps that then train the target's stem on the objective (0: order only)."""
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    seed: int = 0
-
-    def __post_init__(self):
-        checks = [
-            (
-                self.objective in OBJECTIVES,
-                f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}",
-            ),
-            (self.search_budget >= 1, f"search_budget must be >= 1, got {self.search_budget}"),
-            (self.random_starts >= 0, "random_starts must be >= 0"),
-            (self.scored_images >= 2, "scored_images must be >= 2"),
-            (self.stem_steps >= 0, "stem_steps must be >= 0"),
-            (self.batch_size >= 2, f"batch_size must be >= 2, got {self.batch_size}"),
-            (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise InvalidInputError(f"adapt: {message}")
 
 
 def copy_source_task(model, spec, source_task):
@@ -132,7 +97,7 @@ class UnsupervisedScorer(ProgramScorer):
 
 
 def adapt_domain(
-    model, spec, target_images, source_task, source_images, options=AdaptOptions(), verbose=True
+    model, spec, target_images, source_task, source_images, options=None, verbose=True
 ):
     """Adapts a copy of ``source_task`` to the unlabelled target ``spec``.
 
@@ -151,6 +116,7 @@ def adapt_domain(
       source's, whether it changed, both programs' label-free scores and the
       candidates scored.
     """
+    options = options or AdaptOptions()
     started = time.time()
     grown = copy_source_task(model, spec, source_task)
     target = spec.name

@@ -34,6 +34,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from compose.config import EvolveOptions
 from compose.core.statistics import refresh_statistics
 from compose.errors import InvalidInputError
 from compose.grow.continual import add_task
@@ -105,62 +106,6 @@ class Evolved:
         fields = dataclasses.asdict(self)
         fields["genome"] = self.genome.to_json()
         return fields
-
-
-@dataclasses.dataclass(frozen=True)
-class EvolveOptions:
-    budget: int = 10
-    """Candidates trained, the first generation (at most 5) included."""
-    steps: int = 100
-    """Training steps of the first generation; mutations halve or double it
-    (between ``steps / 2`` and ``2 * steps``)."""
-    batch_size: int = 32
-    size_penalty: float = 1.0
-    """``s`` of the score ``accuracy * s ** (charged / base)``; 1: accuracy alone."""
-    max_clones: int | None = None
-    """Clones one task may own (default: the model's depth)."""
-    learning_rate: float = 2e-3
-    """The first generation's learning rate (a value of :data:`LEARNING_RATES`)."""
-    search_budget: int = 16
-    """Programs the closed-form search of the first generation scores."""
-    task_starts: int = 2
-    """Other tasks' programs (the probe's best) in the first generation."""
-    fit_examples: int = 2000
-    """Training examples the closed-form probe and the first heads are fitted on."""
-    gate_sparsity: float = 0.3
-    """Gated candidates: lambda of the L1 penalty on the gate scores (see
-    :class:`compose.grow.transfer.TransferOptions`)."""
-    seed: int = 0
-
-    def __post_init__(self):
-        checks = [
-            (
-                self.learning_rate in LEARNING_RATES,
-                f"learning_rate must be one of {LEARNING_RATES}, got {self.learning_rate}",
-            ),
-            (self.budget >= 1, f"budget must be >= 1 candidate, got {self.budget}"),
-            (self.steps >= 2, f"steps must be >= 2, got {self.steps}"),
-            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
-            (
-                0.0 < self.size_penalty <= 1.0,
-                f"size_penalty must be in (0, 1], got {self.size_penalty}",
-            ),
-            (
-                self.max_clones is None or self.max_clones >= 0,
-                f"max_clones must be >= 0, got {self.max_clones}",
-            ),
-            (self.search_budget >= 1, f"search_budget must be >= 1, got {self.search_budget}"),
-            (self.task_starts >= 0, f"task_starts must be >= 0, got {self.task_starts}"),
-            (self.fit_examples >= 1, f"fit_examples must be >= 1, got {self.fit_examples}"),
-            (self.gate_sparsity >= 0, f"gate_sparsity must be >= 0, got {self.gate_sparsity}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise InvalidInputError(f"evolve: {message}")
-
-    def step_choices(self) -> tuple[int, ...]:
-        """The steps a candidate may train: half, once and twice ``steps``."""
-        return (self.steps // 2, self.steps, 2 * self.steps)
 
 
 def mutate(genome, bank_size, max_depth, max_clones, step_choices, rng, next_clone_id):

@@ -38,32 +38,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from compose.config import GrowOptions
 from compose.errors import InvalidInputError
 from compose.files import read_json, save_model_atomically, write_json
-from compose.grow.evolve import EvolveOptions, evolve_task, first_generation
+from compose.grow.evolve import evolve_task, first_generation
 from compose.seeds import derive_seed
 from compose.training.evaluate import evaluate
 
 PROBE_IMAGES = 32
 """Random images per earlier task on which its outputs must not change."""
-
-
-@dataclasses.dataclass(frozen=True)
-class GrowOptions:
-    """How every task of the stream is evolved."""
-
-    evolve: EvolveOptions = dataclasses.field(default_factory=EvolveOptions)
-    validation_examples: int = 1000
-    """Held out of each task's training split to score candidates (at most a fifth)."""
-
-    def __post_init__(self):
-        if self.validation_examples < 1:
-            raise InvalidInputError(
-                f"grow: validation_examples must be >= 1, got {self.validation_examples}"
-            )
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def system_parameter_count(model) -> int:
@@ -131,21 +114,13 @@ def grow_system(root, root_dir, stream, output_dir, options=None, verbose=True) 
     options = options or GrowOptions()
     tf.config.experimental.enable_op_determinism()
     names = [task.name for task, _, _ in stream]
-    plan = {"root": os.path.abspath(root_dir), "stream": names, "options": options.to_json()}
+    plan = check_growth_dir(root_dir, names, output_dir, options)
     summary_path = os.path.join(output_dir, "grow.json")
     model_path = os.path.join(output_dir, "model.keras")
     model, done = root, []
-    if os.path.exists(summary_path):
-        earlier = read_json(summary_path, "grow summary")
-        different = [key for key, value in plan.items() if earlier.get(key) != value]
-        if different:
-            raise InvalidInputError(
-                f"{output_dir} holds a growth of another {' and '.join(different)}; give "
-                "another --output_dir"
-            )
-        if os.path.exists(model_path):
-            model = keras.models.load_model(model_path)
-            done = [t for t in model.task_names if t not in root.task_names]
+    if os.path.exists(model_path):
+        model = keras.models.load_model(model_path)
+        done = [t for t in model.task_names if t not in root.task_names]
     check_stream(root, names, grown_tasks=done)
     if done != names[: len(done)]:
         raise InvalidInputError(f"{model_path} holds tasks {done}, not a prefix of {names}")
@@ -165,6 +140,23 @@ def grow_system(root, root_dir, stream, output_dir, options=None, verbose=True) 
         records.append(record)
         write_json(summary_path, {**plan, "tasks": records})
     return records
+
+
+def check_growth_dir(root_dir, tasks, output_dir, options) -> dict:
+    """The run's plan (root, stream, options); raises InvalidInputError when
+    ``output_dir`` holds the growth of another plan (a rerun of the same
+    plan continues it)."""
+    plan = {"root": os.path.abspath(root_dir), "stream": list(tasks), "options": options.to_json()}
+    summary_path = os.path.join(output_dir, "grow.json")
+    if os.path.exists(summary_path):
+        earlier = read_json(summary_path, "grow summary")
+        different = [key for key, value in plan.items() if earlier.get(key) != value]
+        if different:
+            raise InvalidInputError(
+                f"{output_dir} holds a growth of another {' and '.join(different)}; give "
+                "another --output_dir"
+            )
+    return plan
 
 
 def _record_path(output_dir, task):

@@ -45,14 +45,13 @@ starts where the closed-form score judged the program.
 ...                               options=TransferOptions(mode="program"))
 """
 
-import dataclasses
 import time
 
 import numpy as np
 import tensorflow as tf
 
+from compose.config import TransferOptions
 from compose.core.statistics import refresh_statistics
-from compose.errors import InvalidInputError
 from compose.grow.continual import add_task
 from compose.grow.evolve import stem_copies
 from compose.search import ClosedFormScorer, fit_classifier, search_program
@@ -65,70 +64,7 @@ MODES = ("head", "program", "program_norm", "gated", "full")
 PROGRAM_MODES = ("program", "program_norm")
 
 
-@dataclasses.dataclass(frozen=True)
-class TransferOptions:
-    """How a new task is learned over a frozen bank."""
-
-    mode: str = "program"
-    steps: int = 600
-    batch_size: int = 32
-    learning_rate: float = 1e-2
-    search_examples: int = 1000
-    """Held out of the training split: the program modes score candidates on
-    them (at most a fifth of the split)."""
-    fit_examples: int = 2000
-    """Training examples the closed-form probe is fitted on."""
-    search_budget: int = 120
-    """Distinct candidate programs scored (the starts included)."""
-    random_starts: int = 8
-    """Random programs scored beside every task's program before the search."""
-    closed_form_head: bool = True
-    """Start the head's classifier at the ridge solution on the first
-    ``fit_examples`` training images' features (:func:`compose.search.fit_classifier`)
-    instead of at random, in every mode."""
-    strategy: str = "local"
-    """The discrete search after the starts (:data:`compose.search.STRATEGIES`)."""
-    race_fraction: float = 0.25
-    """Program modes: the closed-form choice (with the source's stem) and
-    every task's own program with its own stem each train this share of the
-    steps; the one most accurate on the held-out examples trains on to
-    ``steps``.  0: keep the closed-form choice.  The probe judges frozen
-    features, but the stem trains afterwards, and a stem and the program it
-    was trained with belong together.  On validation images (3 seeds,
-    docs/transfer_and_adaptation.md) the race lifted CIFAR-10 from
-    Fashion-MNIST from 0.2735 to 0.3075 (medians) and left MNIST's median as
-    it was; a race over half the steps picked worse."""
-    gate_fraction: float = 0.5
-    """Gated mode: the share of steps that learns the gate scores."""
-    gate_sparsity: float = 0.3
-    """Gated mode: lambda of the L1 penalty on the gate scores.  With Adam the
-    scores move by about the learning rate per step whatever lambda is, so
-    lambda sets which gates' loss gradient outweighs the penalty: on
-    MNIST from Fashion-MNIST 0.01 kept three gates open, 0.3 one, 0.5 none."""
-    seed: int = 0
-
-    def __post_init__(self):
-        checks = [
-            (self.mode in MODES, f"mode must be one of {', '.join(MODES)}, got {self.mode!r}"),
-            (self.steps >= 0, f"steps must be >= 0, got {self.steps}"),
-            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
-            (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
-            (self.search_examples >= 1, "search_examples must be >= 1"),
-            (self.fit_examples >= 1, "fit_examples must be >= 1"),
-            (self.search_budget >= 1, "search_budget must be >= 1"),
-            (self.random_starts >= 0, "random_starts must be >= 0"),
-            (0 <= self.race_fraction < 1, "race_fraction must be in [0, 1)"),
-            (0 < self.gate_fraction < 1, "gate_fraction must be in (0, 1)"),
-            (self.gate_sparsity >= 0, "gate_sparsity must be >= 0"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise InvalidInputError(f"transfer: {message}")
-
-
-def transfer_task(
-    model, spec, train, source_task, options=TransferOptions(), strategy=None, verbose=True
-):
+def transfer_task(model, spec, train, source_task, options=None, strategy=None, verbose=True):
     """Learns the new task ``spec`` on ``train`` over ``model``'s frozen bank.
 
     Args:
@@ -151,6 +87,7 @@ def transfer_task(
       LookupError: ``source_task`` is not a task of ``model``.
       ValueError: as :func:`compose.grow.continual.add_task`.
     """
+    options = options or TransferOptions()
     started = time.time()
     strategy = strategy or tf.distribute.get_strategy()
     source_program = model.program(source_task)  # LookupError naming the model's tasks

@@ -25,49 +25,53 @@ import os
 
 from absl import flags
 
-from compose.cli import run_binary
-from compose.search import ALL_STRATEGIES, DEFAULT_STRATEGY, RelaxedOptions
+from compose.cli import build_config, define_field_flags, run_binary, write_config
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model_dir", None, "A model dir written by compose.train.", required=True)
+flags.mark_flag_as_required("model_dir")
 flags.DEFINE_list("tasks", None, "Tasks to search (default: all of the model's).")
-flags.DEFINE_enum(
-    "strategy",
-    DEFAULT_STRATEGY,
-    list(ALL_STRATEGIES),
-    "Search strategy; relaxed trains mixture logits on the task's training split.",
+SECTIONS = ("search", "data_dir", "tfds_dir")
+FLAG_FIELDS = define_field_flags(
+    {
+        "strategy": (
+            "search.strategy",
+            "Search strategy; relaxed trains mixture logits on the task's training split",
+        ),
+        "relaxed_steps": ("search.relaxed.steps", "Training steps of the relaxed strategy"),
+        "budget": ("search.budget", "Distinct programs scored per task"),
+        "size_penalty": ("search.size_penalty", "s in score = accuracy * s^(charged/base)"),
+        "min_length": ("search.min_length", "Shortest program (the model's depth: fixed length)"),
+        "seed": ("search.seed", "Random seed of the strategy"),
+    }
 )
-flags.DEFINE_integer(
-    "relaxed_steps", RelaxedOptions().steps, "Training steps of the relaxed strategy."
-)
-flags.DEFINE_integer("budget", 100, "Distinct programs scored per task.")
-flags.DEFINE_float("size_penalty", 1.0, "s in score = accuracy * s^(charged/base); 1: none.")
-flags.DEFINE_integer("min_length", 1, "Shortest program (the model's depth: fixed length).")
-flags.DEFINE_integer("seed", 0, "Random seed of the strategy.")
 
 
 def main(argv):
     from compose.core.program import format_program
     from compose.files import check_writable, write_atomically, write_json
-    from compose.search import search_program
+    from compose.search import SearchSpace, search_program
     from compose.training.evaluate import evaluate, evaluate_program
     from compose.training.experiment import hold_out
-    from compose.training.models import load_trained_model
+    from compose.training.models import load_trained_model, trained_config
     from tasks import get_task, load_task_data
 
-    model, config = load_trained_model(FLAGS.model_dir)
+    config = build_config(FLAGS, SECTIONS, FLAG_FIELDS, base=trained_config(FLAGS.model_dir))
+    options = config.search
+    model = load_trained_model(FLAGS.model_dir, config)
     out_dir = os.path.join(FLAGS.model_dir, "search")
     tasks = FLAGS.tasks or model.task_names
     for task in tasks:
         model.path(task)  # UnknownNameError naming the model's tasks
+    SearchSpace(model.bank_size, model.depth, options.min_length)  # its errors before writing
     check_writable(out_dir, "--model_dir")
+    write_config(config, out_dir)
     report, lines = {}, []
     for task in tasks:
         train, test = load_task_data(get_task(task), config.data_dir, config.tfds_dir)
         held = hold_out(train, config.train, searching=True)
         train, validation = held.train, held.search if held.validation is None else held.validation
         print(
-            f"{task}: {FLAGS.strategy} search, budget {FLAGS.budget}, from "
+            f"{task}: {options.strategy} search, budget {options.budget}, from "
             f"{format_program(model.program(task))}",
             flush=True,
         )
@@ -75,13 +79,13 @@ def main(argv):
             model,
             task,
             validation,
-            strategy=FLAGS.strategy,
-            budget=FLAGS.budget,
-            size_penalty=FLAGS.size_penalty,
-            seed=FLAGS.seed,
-            min_length=FLAGS.min_length,
+            strategy=options.strategy,
+            budget=options.budget,
+            size_penalty=options.size_penalty,
+            seed=options.seed,
+            min_length=options.min_length,
             train=train,
-            relaxed_options=RelaxedOptions(steps=FLAGS.relaxed_steps),
+            relaxed_options=options.relaxed,
         )
         # Test accuracies as compose.train reports them (one evaluation path):
         # the model's own statistics for its program, re-estimated ones for another.
@@ -108,10 +112,7 @@ def main(argv):
             "evaluations": len(log),
         }
         lines += [json.dumps({"task": task, **dataclasses.asdict(c)}) for c in log]
-    settings = {
-        f: FLAGS[f].value
-        for f in ("strategy", "budget", "size_penalty", "min_length", "seed", "relaxed_steps")
-    }
+    settings = dataclasses.asdict(options)
     os.makedirs(out_dir, exist_ok=True)
     write_json(os.path.join(out_dir, "programs.json"), {"search": settings, "programs": report})
     write_atomically(os.path.join(out_dir, "candidates.jsonl"), "\n".join(lines) + "\n")

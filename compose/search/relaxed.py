@@ -12,46 +12,26 @@ strategies, it leaves the model as it found it.
 """
 
 import contextlib
-import dataclasses
 
 import numpy as np
 import tensorflow as tf
 
+from compose.config import RelaxedOptions
 from compose.core.program import logits_near
-from compose.errors import InvalidInputError
 from compose.search.strategies import BudgetExhaustedError
 from compose.training.objectives import Supervised
 from compose.training.schedules import annealer
 from compose.training.trainer import Trainer, build_optimizer
 
 
-@dataclasses.dataclass(frozen=True)
-class RelaxedOptions:
-    """Training of the relaxed strategy's mixture logits."""
-
-    steps: int = 300
-    score_every: int = 10
-    batch_size: int = 32
-    learning_rate: float = 1e-2
-    source_logit: float = 2.0
-    """Initial logit of the start program's block at each layer (0: uniform)."""
-    final_temperature: float = 0.05
-
-    def __post_init__(self):
-        if self.steps < 1 or self.score_every < 1 or self.batch_size < 1:
-            raise InvalidInputError(
-                "relaxed search: steps, score_every and batch_size must be >= 1, got "
-                f"{self.steps}, {self.score_every}, {self.batch_size}"
-            )
-
-
-def relaxed_search(model, task, train, objective, start, seed=0, options=RelaxedOptions()):
+def relaxed_search(model, task, train, objective, start, seed=0, options=None):
     """Trains ``task``'s mixture logits from ``start``; scores argmax programs.
 
     The program length stays ``len(start)``.  Returns the objective's best
     candidate; ``objective.log`` holds every distinct argmax program in the
     order it first appeared.
     """
+    options = options or RelaxedOptions()
     path = model.path(task)
     saved = [np.array(variable) for variable in path.variables]
     try:

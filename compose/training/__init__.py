@@ -1,7 +1,7 @@
 """Training: one trainer for every objective, inputs, checkpoints, strategies, evaluation."""
 
 from compose.training.evaluate import evaluate
-from compose.training.models import build_model, load_trained_model
+from compose.training.models import build_model, load_trained_model, trained_config
 from compose.training.objectives import (
     FeatureMoments,
     Objective,
@@ -26,5 +26,6 @@ __all__ = [
     "gate_sparsity",
     "load_trained_model",
     "mixture_entropy",
+    "trained_config",
     "trained_variables",
 ]

@@ -26,6 +26,11 @@ from compose.training.schedules import annealer
 from compose.training.trainer import Trainer, build_optimizer, trained_variables
 from tasks import Split, get_task, load_task_data
 
+PROGRAM_LEARNING = ("search", "sampled", "uniform", "mixed", "none")
+"""Values of ``train.program_learning`` (what each does: ``TrainConfig.program_learning``)."""
+INITIAL_PROGRAMS = ("cycle", "random")
+"""Values of ``train.initial_programs`` (:func:`initial_programs`)."""
+
 
 def initial_programs(config: ExperimentConfig) -> dict[str, list[int]] | None:
     """Programs to start from: the config's or its programs file's, random

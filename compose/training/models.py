@@ -46,23 +46,32 @@ def read_programs_file(path: str) -> dict[str, list[int]]:
     return programs
 
 
-def load_trained_model(model_dir: str) -> tuple[ComposedModel, ExperimentConfig]:
-    """The model trained in ``model_dir``: its config and newest readable checkpoint
-    (model variables only; the optimizer's are not read).
+def trained_config(model_dir: str) -> ExperimentConfig:
+    """The config of the run in ``model_dir``, as compose.train wrote it.
 
     Raises:
-      FileNotFoundError: when ``model_dir`` holds no config or no checkpoint.
+      MissingFileError: when ``model_dir`` holds no config.
     """
     config_path = os.path.join(model_dir, "config.json")
     if not tf.io.gfile.exists(config_path):
         raise MissingFileError(
             f"{config_path} not found: --model_dir must be a directory written by compose.train"
         )
-    config = ExperimentConfig.from_dict(read_json(config_path, "model config"))
-    model = restore_model(config, model_dir)
+    return ExperimentConfig.from_dict(read_json(config_path, "model config"))
+
+
+def load_trained_model(model_dir: str, config: ExperimentConfig | None = None) -> ComposedModel:
+    """The model trained in ``model_dir``: its newest readable checkpoint (model
+    variables only; the optimizer's are not read) in the model ``config``
+    describes (default: :func:`trained_config`).
+
+    Raises:
+      MissingFileError: when ``model_dir`` holds no config or no checkpoint.
+    """
+    model = restore_model(config or trained_config(model_dir), model_dir)
     if model is None:
         raise MissingFileError(f"no checkpoint in {model_dir}/checkpoints: train first")
-    return model, config
+    return model
 
 
 def restore_model(config: ExperimentConfig, model_dir: str, verbose=True) -> ComposedModel | None:
