@@ -30,6 +30,7 @@ def make_trainer(
     jit_compile=False,
     mixture_entropy_weight=0.0,
     fuse_tasks=False,
+    task_batch_sizes=None,
 ):
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
@@ -59,6 +60,7 @@ def make_trainer(
         steps_per_loop=steps_per_loop,
         checkpoint_every=5,
         jit_compile=jit_compile,
+        task_batch_sizes=task_batch_sizes,
     )
 
 
@@ -74,13 +76,18 @@ def test_joint_training_learns_every_task():
     assert results["bars"]["loss"] < 0.3 and results["dots"]["loss"] < 0.3, results
 
 
-def test_resume_from_checkpoint_matches_an_uninterrupted_run(tmp_path):
-    uninterrupted = make_trainer()
+@pytest.mark.parametrize("task_batch_sizes", [None, {"bars": 12, "dots": 4}])
+def test_resume_from_checkpoint_matches_an_uninterrupted_run(tmp_path, task_batch_sizes):
+    """For the equal sampler and for unequal shares of a step (a proportional
+    or temperature sampler's)."""
+    uninterrupted = make_trainer(task_batch_sizes=task_batch_sizes)
     uninterrupted.train(20, verbose=False)
 
-    first = make_trainer(model_dir=str(tmp_path))
+    first = make_trainer(model_dir=str(tmp_path), task_batch_sizes=task_batch_sizes)
     first.train(10, verbose=False)
-    resumed = make_trainer(model_dir=str(tmp_path), init_seed=99)  # different init, then restored
+    resumed = make_trainer(  # a different initialisation, then restored
+        model_dir=str(tmp_path), init_seed=99, task_batch_sizes=task_batch_sizes
+    )
     assert resumed.restore() == 10
     stored = {name for name, _ in tf.train.list_variables(resumed.manager.latest_checkpoint)}
     stored = {name for name in stored if name.startswith(("model.", "optimizer."))}

@@ -82,6 +82,12 @@ class TrainConfig:
     convergence learn less with it (200 steps of UCI digits + USPS at depth 4:
     USPS 0.53 against 0.80 with ``constant``)."""
     optimizer: str = "adam"
+    task_sampling: str = "equal"
+    """How a step's ``batch_size * tasks`` examples are shared among the tasks
+    (:mod:`compose.training.sampling`): ``equal``, ``proportional`` to the
+    training-set sizes, or ``temperature`` (``size ** (1 / sampling_temperature)``)."""
+    sampling_temperature: float = 2.0
+    """``T`` of ``task_sampling=temperature`` (1: proportional; large: equal)."""
     program_learning: str = "search"
     """How programs are learned during the first ``learning_fraction`` of the
     steps: ``search`` (hard programs throughout; ``search_rounds`` times,
@@ -175,6 +181,7 @@ class TrainConfig:
     def checks(self):
         from compose.search.strategies import STRATEGIES
         from compose.training.experiment import INITIAL_PROGRAMS, PROGRAM_LEARNING
+        from compose.training.sampling import SAMPLERS
         from compose.training.trainer import LR_SCHEDULES, OPTIMIZERS
 
         learning = self.program_learning
@@ -184,6 +191,8 @@ class TrainConfig:
             ("learning_rate", (self.learning_rate > 0, f"must be > 0, got {self.learning_rate}")),
             ("lr_schedule", one_of(self.lr_schedule, LR_SCHEDULES)),
             ("optimizer", one_of(self.optimizer, tuple(OPTIMIZERS))),
+            ("task_sampling", one_of(self.task_sampling, SAMPLERS)),
+            ("sampling_temperature", (self.sampling_temperature > 0, "must be > 0")),
             ("program_learning", one_of(learning, PROGRAM_LEARNING)),
             ("initial_programs", one_of(self.initial_programs, INITIAL_PROGRAMS)),
             (
@@ -528,6 +537,14 @@ class ExperimentConfig:
             ("tasks", (bool(self.tasks), "must name at least one task")),
             ("tasks", (len(set(self.tasks)) == len(self.tasks), f"repeat a name: {self.tasks}")),
             ("strategy", one_of(str(self.strategy).lower(), STRATEGIES)),
+            (
+                "model.fuse_tasks",
+                (
+                    not self.model.fuse_tasks or self.train.task_sampling == "equal",
+                    f"needs equal batches of every task, but train.task_sampling is "
+                    f"{self.train.task_sampling!r}",
+                ),
+            ),
         ]
 
     def to_dict(self):

@@ -22,6 +22,7 @@ from compose.training.evaluate import evaluate
 from compose.training.memory import check_fits
 from compose.training.models import build_model, read_programs_file, restore_model
 from compose.training.objectives import Supervised, mixture_entropy
+from compose.training.sampling import task_batch_sizes
 from compose.training.schedules import annealer
 from compose.training.trainer import Trainer, build_optimizer, trained_variables
 from tasks import Split, get_task, load_task_data
@@ -355,7 +356,17 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
         checkpoint_every=train_config.checkpoint_every,
         jit_compile=train_config.jit_compile,
         variables=learned_variables(model, train_config.program_learning),
+        task_batch_sizes=task_batch_sizes(
+            {name: len(train) for name, (train, _) in data.items()},
+            train_config.batch_size,
+            train_config.task_sampling,
+            train_config.sampling_temperature,
+            strategy.num_replicas_in_sync,
+        ),
     )
+    if verbose and train_config.task_sampling != "equal":
+        shares = ", ".join(f"{task} {size}" for task, size in trainer.task_batch_sizes.items())
+        print(f"examples per step ({train_config.task_sampling} sampling): {shares}")
     start = trainer.restore()
     if verbose and start:
         print(f"resumed from step {start} in {model_dir}")

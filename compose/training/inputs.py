@@ -1,4 +1,4 @@
-"""Training input: one batch of every task per step, a pure function of the step.
+"""Training input: a batch of every task per step, a pure function of the step.
 
 Each task's training split is held in memory.  The global batch of step ``s``
 is drawn (with replacement) by ``stateless_uniform`` seeded with
@@ -20,16 +20,25 @@ def make_dataset_fn(splits, global_batch_size, seed, start_step=0):
 
     Args:
       splits: ``{task: Split}`` training data.
-      global_batch_size: examples of every task per step over all replicas.
+      global_batch_size: examples of every task per step over all replicas,
+        or ``{task: examples}`` (:mod:`compose.training.sampling`).
       seed: the run's seed.
       start_step: first step to produce (the checkpoint's step when resuming).
     """
 
+    if isinstance(global_batch_size, int):
+        global_batch_size = {task: global_batch_size for task in splits}
+
     def dataset_fn(context: tf.distribute.InputContext):
-        per_replica = context.get_per_replica_batch_size(global_batch_size)
         replicas_per_pipeline = context.num_replicas_in_sync // context.num_input_pipelines
         tensors = [
-            (task, tf.constant(split.images), tf.constant(split.labels))
+            (
+                task,
+                tf.constant(split.images),
+                tf.constant(split.labels),
+                global_batch_size[task],
+                context.get_per_replica_batch_size(global_batch_size[task]),
+            )
             for task, split in splits.items()
         ]
 
@@ -38,9 +47,9 @@ def make_dataset_fn(splits, global_batch_size, seed, start_step=0):
             replica = context.input_pipeline_id * replicas_per_pipeline
             replica += element % replicas_per_pipeline
             batch = {}
-            for index, (task, images, labels) in enumerate(tensors):
+            for index, (task, images, labels, size, per_replica) in enumerate(tensors):
                 positions = tf.random.stateless_uniform(
-                    [global_batch_size],
+                    [size],
                     seed=tf.random.experimental.stateless_fold_in(
                         tf.constant([seed, index], tf.int64), step
                     ),

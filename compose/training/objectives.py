@@ -61,7 +61,11 @@ class Supervised(Objective):
         labels = batch[self.task][1]
         predicted = tf.argmax(outputs[self.task].logits, -1, output_type=labels.dtype)
         correct = tf.reduce_sum(tf.cast(tf.equal(predicted, labels), tf.float32))
-        return {f"accuracy/{self.task}": correct / global_batch_size}
+        # The task's own global batch, which a sampler may make differ from
+        # ``global_batch_size`` (compose.training.sampling).
+        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+        examples = tf.cast(tf.shape(labels)[0] * replicas, tf.float32)
+        return {f"accuracy/{self.task}": correct / examples}
 
 
 class Regularizer(Objective):

@@ -1,6 +1,7 @@
 """One trainer for every objective: joint training, transfer, adaptation, evolution.
 
-Every step takes one batch of every task the objectives read, runs one
+Every step takes a batch of every task the objectives read (of equal size, or
+as :mod:`compose.training.sampling` shares them), runs one
 forward pass of the tasks they train (all of them together, so the model may
 fuse them), sums the objectives' losses and updates the trained variables.
 Model and optimizer are built in the strategy's scope; gradients are
@@ -102,7 +103,11 @@ class Trainer:
       strategy: the ``tf.distribute`` strategy.
       inputs: ``{task: tasks.Split}`` for every task the objectives read.
       objectives: :class:`compose.training.objectives.Objective` s.
-      batch_size: global batch of every task.
+      batch_size: global batch of every task; every example's loss is divided
+        by it.
+      task_batch_sizes: ``{task: global batch}`` when tasks differ
+        (:func:`compose.training.sampling.task_batch_sizes`); default
+        ``batch_size`` of every task.
       seed: selects the examples of every step (and seeds program samples
         through the model).
       model_dir: checkpoints go to ``model_dir/checkpoints``, TensorBoard
@@ -134,6 +139,7 @@ class Trainer:
         jit_compile=None,
         variables=None,
         frozen_blocks=(),
+        task_batch_sizes=None,
     ):
         self.objectives = list(objectives)
         if not self.objectives:
@@ -163,6 +169,7 @@ class Trainer:
         self._block_mask[frozen] = 0.0
         self._bank_ids = {id(v) for v in model.bank.trainable_variables}
         self.batch_size = batch_size
+        self.task_batch_sizes = task_batch_sizes
         self.seed = seed
         self.steps_per_loop = steps_per_loop
         self.jit_compile = use_xla_by_default(strategy) if jit_compile is None else jit_compile
@@ -282,7 +289,9 @@ class Trainer:
             )
         loop = self._loop_for(variables)
         dataset = self.strategy.distribute_datasets_from_function(
-            make_dataset_fn(self.inputs, self.batch_size, self.seed, start_step=start)
+            make_dataset_fn(
+                self.inputs, self.task_batch_sizes or self.batch_size, self.seed, start_step=start
+            )
         )
         iterator = iter(dataset)
         progbar = keras.utils.Progbar(
