@@ -29,8 +29,8 @@ from absl import app, flags, logging  # noqa: E402
 from compose.config import ExperimentConfig  # noqa: E402
 from compose.core.statistics import refresh_statistics  # noqa: E402
 from compose.grow.adapt import OBJECTIVES, AdaptOptions, adapt_domain, copy_source_task  # noqa: E402
+from compose.recipes.joint import run_experiment  # noqa: E402
 from compose.training.evaluate import evaluate  # noqa: E402
-from compose.training.experiment import run_experiment  # noqa: E402
 from tasks import default_data_dir, default_tfds_dir, get_task, load_task_data  # noqa: E402
 from tasks.catalog import DIGIT_SOURCES  # noqa: E402
 

@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 from compose.config import ExperimentConfig  # noqa: E402
-from compose.training.experiment import run_experiment  # noqa: E402
+from compose.recipes.joint import run_experiment  # noqa: E402
 from tasks import SHARED_DATA_SUITE, default_data_dir, default_tfds_dir  # noqa: E402
 
 flags.DEFINE_bool("quick", False, "300 steps instead of 1500.")

@@ -39,8 +39,8 @@ from absl import app, flags, logging  # noqa: E402
 from benchmarks.reference import matmul_gflop_s  # noqa: E402
 from compose.config import ExperimentConfig  # noqa: E402
 from compose.core.layers import PRECISIONS  # noqa: E402
+from compose.recipes.joint import run_experiment  # noqa: E402
 from compose.run_log import processor  # noqa: E402
-from compose.training.experiment import run_experiment  # noqa: E402
 from tasks import default_data_dir, default_tfds_dir  # noqa: E402
 
 flags.DEFINE_bool("quick", False, "150 steps and one seed.")

@@ -54,12 +54,13 @@ from absl import app, flags, logging  # noqa: E402
 from benchmarks.reference import matmul_gflop_s  # noqa: E402
 from compose.config import ExperimentConfig, validate  # noqa: E402
 from compose.core.program import pad_program  # noqa: E402
+from compose.recipes.joint import initial_programs, run_experiment
 from compose.run_log import processor  # noqa: E402
 from compose.search import ProgramScorer  # noqa: E402
 from compose.search.standing import program_standing  # noqa: E402
 from compose.seeds import derive_seed  # noqa: E402
 from compose.training import Supervised, Trainer, build_optimizer  # noqa: E402
-from compose.training.experiment import hold_out, initial_programs, run_experiment  # noqa: E402
+from compose.training.holdout import hold_out  # noqa: E402
 from compose.training.models import build_model  # noqa: E402
 from tasks import (  # noqa: E402
     DEFAULT_SUITE,

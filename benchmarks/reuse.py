@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 
 from compose.config import ExperimentConfig  # noqa: E402
-from compose.training.experiment import run_experiment  # noqa: E402
+from compose.recipes.joint import run_experiment  # noqa: E402
 from tasks import default_data_dir, default_tfds_dir  # noqa: E402
 
 flags.DEFINE_bool("quick", False, "300 steps instead of 1500.")

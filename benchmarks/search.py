@@ -36,6 +36,7 @@ from absl import app, flags, logging  # noqa: E402
 from compose.config import ExperimentConfig  # noqa: E402
 from compose.grow.continual import add_task  # noqa: E402
 from compose.grow.evolve import EvolveOptions, Genome, Start, evolve_task  # noqa: E402
+from compose.recipes.joint import run_experiment  # noqa: E402
 from compose.search import (  # noqa: E402
     ALL_STRATEGIES,
     DEFAULT_STRATEGY,
@@ -47,7 +48,6 @@ from compose.search import (  # noqa: E402
     task_objective,
 )
 from compose.training import Supervised, Trainer, build_optimizer, evaluate  # noqa: E402
-from compose.training.experiment import run_experiment  # noqa: E402
 from tasks import Split, default_data_dir, default_tfds_dir, get_task, load_task_data  # noqa: E402
 
 flags.DEFINE_bool("quick", False, "Fewer training steps and seeds.")

@@ -24,8 +24,8 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 from compose.config import ExperimentConfig  # noqa: E402
+from compose.recipes.joint import run_experiment  # noqa: E402
 from compose.serving import directory_bytes, export_saved_model, stored_values  # noqa: E402
-from compose.training.experiment import run_experiment  # noqa: E402
 from compose.training.models import load_trained_model, trained_config  # noqa: E402
 from tasks import default_data_dir, default_tfds_dir, get_task, load_task_data  # noqa: E402
 

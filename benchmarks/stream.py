@@ -52,9 +52,9 @@ from compose.files import read_json, write_json  # noqa: E402
 from compose.grow import EvolveOptions, GrowOptions, grow_system, transfer_task  # noqa: E402
 from compose.grow.system import split_for_growth, system_parameter_count  # noqa: E402
 from compose.grow.transfer import TransferOptions  # noqa: E402
+from compose.recipes.joint import run_experiment  # noqa: E402
 from compose.seeds import derive_seed  # noqa: E402
 from compose.training import Supervised, Trainer, build_optimizer, evaluate  # noqa: E402
-from compose.training.experiment import run_experiment  # noqa: E402
 from tasks import default_data_dir, default_tfds_dir, get_task, load_task_data  # noqa: E402
 from tasks.catalog import STREAM_ROOT, TASK_STREAM  # noqa: E402
 

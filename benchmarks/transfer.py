@@ -25,8 +25,8 @@ from absl import app, flags, logging  # noqa: E402
 
 from compose.config import ExperimentConfig  # noqa: E402
 from compose.grow.transfer import MODES, TransferOptions, transfer_task  # noqa: E402
+from compose.recipes.joint import run_experiment  # noqa: E402
 from compose.training.evaluate import evaluate  # noqa: E402
-from compose.training.experiment import run_experiment  # noqa: E402
 from tasks import default_data_dir, default_tfds_dir, get_task, load_task_data  # noqa: E402
 
 flags.DEFINE_bool("quick", False, "300 bank steps, 150 transfer steps, one seed.")

@@ -92,7 +92,7 @@ def check_resumable(config: ExperimentConfig, config_path: str) -> None:
 
 def main(argv):
     from compose.files import check_writable, lock_directory
-    from compose.training.experiment import check_runnable, format_table, run_experiment
+    from compose.recipes.joint import check_runnable, format_table, run_experiment
 
     config = experiment_config(FLAGS)
     model_dir = FLAGS.model_dir or DEFAULT_MODEL_DIR

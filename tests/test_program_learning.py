@@ -12,9 +12,9 @@ from compose.config import ExperimentConfig, validate
 from compose.core.program import validate_program
 from compose.errors import InvalidInputError
 from compose.plots import program_figure
+from compose.recipes.joint import programs_report, run_experiment
 from compose.search import ProgramScorer, rounds
 from compose.search.standing import program_standing, single_changes
-from compose.training.experiment import programs_report, run_experiment
 from tasks import get_task, load_task_data
 
 VALIDATION = 200

@@ -9,8 +9,8 @@ import tensorflow as tf
 from conftest import TINY_MODEL_FLAGS, run_module
 
 from compose.config import ExperimentConfig
+from compose.recipes.joint import format_table, run_experiment
 from compose.training.evaluate import evaluate
-from compose.training.experiment import format_table, run_experiment
 from tasks import get_task, load_task_data
 
 

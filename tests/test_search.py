@@ -17,7 +17,7 @@ from compose.search import (
 )
 from compose.search.strategies import (
     STRATEGIES,
-    Objective,
+    SearchObjective,
     SearchSpace,
     run_strategy,
 )
@@ -38,7 +38,7 @@ def planted_accuracy(target):
 
 
 def objective(budget, size_penalty=1.0, other_users=None, target=(3, 1, 2, 0)):
-    return Objective(
+    return SearchObjective(
         planted_accuracy(list(target)),
         block_params=100,
         own_params=50,

@@ -179,8 +179,8 @@ class TrainConfig:
     training (XLA is much slower on CPU; TPU compiles anyway)."""
 
     def checks(self):
+        from compose.recipes.joint import INITIAL_PROGRAMS, PROGRAM_LEARNING
         from compose.search.strategies import STRATEGIES
-        from compose.training.experiment import INITIAL_PROGRAMS, PROGRAM_LEARNING
         from compose.training.sampling import SAMPLERS
         from compose.training.trainer import LR_SCHEDULES, OPTIMIZERS
 

@@ -10,7 +10,7 @@ trained weights (the task's stem, normalisation and head, its gates, and the
 clones they share), trains alone over the frozen system, and is scored on a
 validation split held out of the task's training split:
 ``accuracy * s ** (charged / base)`` as in
-:class:`compose.search.strategies.Objective`, a clone charged in full, a
+:class:`compose.search.strategies.SearchObjective`, a clone charged in full, a
 shared block divided among the tasks using it, open gated deltas charged to
 the task.
 

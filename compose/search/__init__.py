@@ -15,7 +15,7 @@ from compose.search.strategies import (
     STRATEGIES,
     BudgetExhaustedError,
     Candidate,
-    Objective,
+    SearchObjective,
     SearchSpace,
     run_strategy,
 )
@@ -39,10 +39,10 @@ def other_users(model, task) -> dict[int, int]:
     return users
 
 
-def task_objective(model, task, accuracy_fn, budget, size_penalty=1.0) -> Objective:
+def task_objective(model, task, accuracy_fn, budget, size_penalty=1.0) -> SearchObjective:
     """The muNet objective of ``task`` in ``model``: its own parameters, the
     bank's block size, and the other tasks' use of every block."""
-    return Objective(
+    return SearchObjective(
         accuracy_fn,
         block_params=model.bank.block_size,
         own_params=model.parameter_report()[task]["own_params"],
@@ -125,7 +125,7 @@ __all__ = [
     "STRATEGIES",
     "Candidate",
     "other_users",
-    "Objective",
+    "SearchObjective",
     "ProgramScorer",
     "RelaxedOptions",
     "SearchSpace",

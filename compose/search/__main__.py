@@ -51,7 +51,7 @@ def main(argv):
     from compose.files import check_writable, write_atomically, write_json
     from compose.search import SearchSpace, search_program
     from compose.training.evaluate import evaluate, evaluate_program
-    from compose.training.experiment import hold_out
+    from compose.training.holdout import hold_out
     from compose.training.models import load_trained_model, trained_config
     from tasks import get_task, load_task_data
 

@@ -1,7 +1,7 @@
 """Discrete program search: random, local (coordinate descent), evolutionary.
 
 Every strategy proposes programs and reads their scores from an
-:class:`Objective`; none touches the model.  The objective counts each distinct
+:class:`SearchObjective`; none touches the model.  The objective counts each distinct
 program once against the budget, scores a strategy's proposals in batches
 (one scorer call per ``candidates_per_call`` programs) and logs every
 candidate.
@@ -32,7 +32,7 @@ class BudgetExhaustedError(Exception):
     """Raised inside a strategy when the objective has no evaluations left."""
 
 
-class Objective:
+class SearchObjective:
     """Size-penalised validation score of programs of one task, with a budget.
 
     ``score = accuracy * size_penalty ** (charged_params / base_params)``, as in

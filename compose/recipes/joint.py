@@ -1,5 +1,12 @@
-"""One joint-training experiment from a config: data, model, programs, training,
-evaluation, and the artefacts left in the model dir."""
+"""The joint-training recipe: one experiment from a config, in named stages.
+
+:func:`run_experiment` reads the data and holds examples out
+(:func:`load_splits`), builds the model and its trainer
+(:func:`build_trainer`), learns the programs and fixes them
+(:func:`learn_programs`), trains the fixed programs, scores the result
+(:func:`score`) and leaves its artefacts in the model dir
+(:func:`write_artefacts`).  A recipe sits above the engine: it may use both
+training and search, which do not import each other upward."""
 
 import os
 import time
@@ -8,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from compose.config import ExperimentConfig
+from compose.config import ExperimentConfig, validate
 from compose.core.program import format_program, logits_near, unpad_program, validate_program
 from compose.core.statistics import refresh_statistics
 from compose.errors import InvalidInputError, MissingFileError, UnknownNameError
@@ -19,13 +26,14 @@ from compose.search.rounds import SearchRounds, round_steps
 from compose.seeds import derive_seed
 from compose.training.distribute import get_strategy
 from compose.training.evaluate import evaluate
+from compose.training.holdout import hold_out, rejoin
 from compose.training.memory import check_fits
 from compose.training.models import build_model, read_programs_file, restore_model
 from compose.training.objectives import Supervised, mixture_entropy
 from compose.training.sampling import task_batch_sizes
 from compose.training.schedules import annealer
 from compose.training.trainer import Trainer, build_optimizer, trained_variables
-from tasks import Split, get_task, load_task_data
+from tasks import get_task, load_task_data
 
 PROGRAM_LEARNING = ("search", "sampled", "uniform", "mixed", "none")
 """Values of ``train.program_learning`` (what each does: ``TrainConfig.program_learning``)."""
@@ -232,43 +240,6 @@ def searches(train_config) -> bool:
     )
 
 
-class HeldOut(NamedTuple):
-    """A task's training split after :func:`hold_out`."""
-
-    train: Split
-    """What trains (during the learning phase; ``search`` joins it after)."""
-    validation: Split | None
-    """The last ``validation_examples``: scored after training, never trained on."""
-    search: Split | None
-    """The examples that score the learning phase's program searches."""
-
-
-def hold_out(train, train_config, searching: bool) -> HeldOut:
-    """Holds the last ``validation_examples`` of a task's training
-    :class:`tasks.Split` out (at most a fifth), then, when the run searches
-    programs, the last ``search_validation_examples`` of the rest (at most a
-    fifth of it).  Separate splits, so that a validation accuracy is never
-    the one a search maximised."""
-    validation = search = None
-    if train_config.validation_examples:
-        train, validation = train.split_off(min(train_config.validation_examples, len(train) // 5))
-    if searching:
-        train, search = train.split_off(
-            min(train_config.search_validation_examples, len(train) // 5)
-        )
-    return HeldOut(train, validation, search)
-
-
-def rejoin(train, search):
-    """``train`` with the ``search`` examples held out of its end put back."""
-    if search is None:
-        return train
-    return Split(
-        np.concatenate([train.images, search.images]),
-        np.concatenate([train.labels, search.labels]),
-    )
-
-
 def search_rounds(config, model, search_splits, train_images, model_dir, start) -> SearchRounds:
     """The :class:`compose.search.rounds.SearchRounds` of ``config``, with the
     records of rounds before ``start`` read back from ``model_dir`` (a resumed
@@ -304,31 +275,40 @@ def search_options(config: ExperimentConfig) -> dict | None:
     }
 
 
-def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: bool = True) -> dict:
-    """Trains ``config``; returns ``{"metrics", "programs", "model", "wall_s"}``.
+class Splits(NamedTuple):
+    """Every task's data after :func:`hold_out` (``{task: Split}`` each)."""
 
-    Resumes from the newest checkpoint in ``model_dir``.  Leaves there
-    ``checkpoints/``, ``train/`` (TensorBoard), ``programs.json``,
-    ``metrics.json`` and a line of ``run_log.jsonl``.  Every random stream
-    derives from ``config.train.seed``, so two calls give the same weights.
-    """
-    started = time.time()
-    train_config = config.train
-    if train_config.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    data = {
-        name: load_task_data(get_task(name), config.data_dir, config.tfds_dir)
-        for name in config.tasks
-    }
-    validation, search_splits, rejoined = {}, {}, {}
-    for name, (train, test) in data.items():
-        held = hold_out(train, train_config, searches(train_config))
-        data[name] = (held.train, test)
-        rejoined[name] = rejoin(held.train, held.search)
+    train: dict
+    """What trains during the learning phase."""
+    test: dict
+    validation: dict
+    """Scored after training (tasks with ``train.validation_examples``)."""
+    search: dict
+    """Score the learning phase's program searches."""
+    rejoined: dict
+    """What trains once programs are fixed: ``train`` with ``search`` put back."""
+
+
+def load_splits(config: ExperimentConfig) -> Splits:
+    """Stage 1: every task's data, with examples held out of its training split."""
+    splits = Splits({}, {}, {}, {}, {})
+    for name in config.tasks:
+        train, test = load_task_data(get_task(name), config.data_dir, config.tfds_dir)
+        held = hold_out(train, config.train, searches(config.train))
+        splits.train[name], splits.test[name] = held.train, test
+        splits.rejoined[name] = rejoin(held.train, held.search)
         if held.validation is not None:
-            validation[name] = held.validation
+            splits.validation[name] = held.validation
         if held.search is not None:
-            search_splits[name] = held.search
+            splits.search[name] = held.search
+    return splits
+
+
+def build_trainer(config: ExperimentConfig, splits: Splits, model_dir, verbose=True):
+    """Stage 2: ``(strategy, trainer)``: the model, its optimizer and the
+    joint trainer under ``config.strategy``, restored from ``model_dir``'s
+    newest checkpoint when there is one."""
+    train_config = config.train
     strategy = get_strategy(config.strategy, config.tpu)
     with strategy.scope():
         model = build_model(config, initial_programs(config))
@@ -339,15 +319,14 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
             train_config.lr_schedule,
             train_config.steps,
         )
-    learning = learns_programs(train_config)
     objectives = [Supervised(name) for name in model.task_names]
-    if learning and train_config.mixture_entropy_weight:
+    if learns_programs(train_config) and train_config.mixture_entropy_weight:
         objectives.append(mixture_entropy(model.task_names, train_config.mixture_entropy_weight))
     trainer = Trainer(
         model,
         optimizer,
         strategy,
-        {name: train for name, (train, _) in data.items()},
+        splits.train,
         objectives,
         batch_size=train_config.batch_size,
         seed=train_config.seed,
@@ -357,7 +336,7 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
         jit_compile=train_config.jit_compile,
         variables=learned_variables(model, train_config.program_learning),
         task_batch_sizes=task_batch_sizes(
-            {name: len(train) for name, (train, _) in data.items()},
+            {name: len(train) for name, train in splits.train.items()},
             train_config.batch_size,
             train_config.task_sampling,
             train_config.sampling_temperature,
@@ -367,17 +346,24 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
     if verbose and train_config.task_sampling != "equal":
         shares = ", ".join(f"{task} {size}" for task, size in trainer.task_batch_sizes.items())
         print(f"examples per step ({train_config.task_sampling} sampling): {shares}")
-    start = trainer.restore()
-    if verbose and start:
-        print(f"resumed from step {start} in {model_dir}")
+    return strategy, trainer
+
+
+def learn_programs(config: ExperimentConfig, trainer, splits: Splits, start, model_dir, verbose):
+    """Stage 3: the learning phase (``train.learning_fraction`` of the steps)
+    and the fixing of the programs; returns the discretisation record
+    (``{}`` when programs are not learned), read back when a resumed run had
+    fixed them already."""
+    train_config, model = config.train, trainer.model
+    learning = learns_programs(train_config)
     learning_steps = int(round(train_config.learning_fraction * train_config.steps))
     if not learning:
         learning_steps = 0
     elif start == 0:
         start_learning(model, config)
-    train_images = {name: train.images for name, (train, _) in data.items()}
+    train_images = {name: train.images for name, train in splits.train.items()}
     if learning and train_config.program_learning == "search":
-        rounds = search_rounds(config, model, search_splits, train_images, model_dir, start)
+        rounds = search_rounds(config, model, splits.search, train_images, model_dir, start)
         before_loop = rounds
     else:
         rounds = None
@@ -385,7 +371,6 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
             model, model.task_names, train_config.final_temperature, learning_steps
         )
     trainer.train(learning_steps, verbose=verbose, before_loop=before_loop)
-    test_splits = {name: test for name, (_, test) in data.items()}
     discretisation = {}
     fixing = learning and int(trainer.step.numpy()) == learning_steps
     served_mixed = train_config.program_learning == "mixed" and learning_steps >= train_config.steps
@@ -396,7 +381,7 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
             entry["program"] = model.program(task)
     elif fixing and not served_mixed:
         diagnostic = {
-            name: test.head(train_config.diagnostic_examples) for name, test in test_splits.items()
+            name: test.head(train_config.diagnostic_examples) for name, test in splits.test.items()
         }
         discretisation = discretise_learned(
             model,
@@ -404,13 +389,13 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
             diagnostic,
             train_config.eval_batch_size,
             search_options(config),
-            search_splits,
+            splits.search,
         )
     if discretisation and train_config.standing_candidates:
         record_standing(
             model,
             discretisation,
-            validation or search_splits,
+            splits.validation or splits.search,
             train_config.standing_candidates,
         )
     discretisation_path = model_dir and os.path.join(model_dir, "discretisation.json")
@@ -419,22 +404,24 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
     elif model_dir and tf.io.gfile.exists(discretisation_path):
         # fixed before an interruption
         discretisation = read_json(discretisation_path, "discretisation record")
-    trainer.use_inputs(rejoined)  # the search examples train once programs are fixed
-    trainer.train(train_config.steps, verbose=verbose)
-    test = evaluate(model, test_splits, train_config.eval_batch_size)
-    scored_validation = (
-        evaluate(model, validation, train_config.eval_batch_size) if validation else {}
-    )
-    # Only functions of the final weights, so a resumed run reports what an
-    # uninterrupted one does (training curves are in TensorBoard, timing in
-    # run_log.jsonl).
-    metrics = {"step": int(trainer.step.numpy()), "tasks": {}}
+    return discretisation
+
+
+def score(config: ExperimentConfig, model, splits: Splits, step, discretisation):
+    """Stage 5: ``(metrics, test results)``.  Only functions of the final
+    weights, so a resumed run reports what an uninterrupted one does
+    (training curves are in TensorBoard, timing in ``run_log.jsonl``)."""
+    eval_batch_size = config.train.eval_batch_size
+    test = evaluate(model, splits.test, eval_batch_size)
+    validation = splits.validation
+    scored_validation = evaluate(model, validation, eval_batch_size) if validation else {}
+    metrics = {"step": step, "tasks": {}}
     for name in model.task_names:
         entry = {
             "test_accuracy": test[name]["accuracy"],
             "test_loss": test[name]["loss"],
-            "test_examples": len(data[name][1]),
-            "train_examples": len(rejoined[name]),
+            "test_examples": len(splits.test[name]),
+            "train_examples": len(splits.rejoined[name]),
         }
         if name in scored_validation:
             entry["validation_accuracy"] = scored_validation[name]["accuracy"]
@@ -450,30 +437,60 @@ def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: boo
         metrics["mean_validation_accuracy"] = float(
             np.mean([scored_validation[n]["accuracy"] for n in model.task_names])
         )
+    return metrics, test
+
+
+def write_artefacts(model_dir, run, metrics, programs, test, discretisation) -> None:
+    """Stage 6: the run log line, ``programs.json``, ``metrics.json``, the
+    test scalars for TensorBoard and ``programs.png``."""
+    append_run_log(model_dir, run)
+    write_json(os.path.join(model_dir, "programs.json"), programs)
+    write_json(os.path.join(model_dir, "metrics.json"), metrics)
+    with tf.summary.create_file_writer(os.path.join(model_dir, "eval")).as_default(
+        step=metrics["step"]
+    ):
+        for name, values in test.items():
+            for kind, value in values.items():
+                tf.summary.scalar(f"{kind}/{name}", value)
+    write_program_plots(model_dir, programs, discretisation, metrics["step"])
+
+
+def run_experiment(config: ExperimentConfig, model_dir: str | None, verbose: bool = True) -> dict:
+    """Trains ``config``; returns ``{"metrics", "programs", "model", "wall_s"}``.
+
+    Resumes from the newest checkpoint in ``model_dir``.  Leaves there
+    ``checkpoints/``, ``train/`` (TensorBoard), ``programs.json``,
+    ``metrics.json`` and a line of ``run_log.jsonl``.  Every random stream
+    derives from ``config.train.seed``, so two calls give the same weights.
+    """
+    validate(config)
+    started = time.time()
+    if config.train.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    splits = load_splits(config)
+    strategy, trainer = build_trainer(config, splits, model_dir, verbose)
+    model = trainer.model
+    start = trainer.restore()
+    if verbose and start:
+        print(f"resumed from step {start} in {model_dir}")
+    discretisation = learn_programs(config, trainer, splits, start, model_dir, verbose)
+    # Stage 4: the fixed programs train on, the search examples with them.
+    trainer.use_inputs(splits.rejoined)
+    trainer.train(config.train.steps, verbose=verbose)
+    metrics, test = score(config, model, splits, int(trainer.step.numpy()), discretisation)
     programs = programs_report(model)
     wall_s = round(time.time() - started, 1)
     if model_dir:
-        append_run_log(
-            model_dir,
-            {
-                "seed": train_config.seed,
-                "strategy": config.strategy,
-                "replicas": strategy.num_replicas_in_sync,
-                "deterministic": train_config.deterministic,
-                "start_step": start,
-                "end_step": metrics["step"],
-                "wall_s": wall_s,
-            },
-        )
-        write_json(os.path.join(model_dir, "programs.json"), programs)
-        write_json(os.path.join(model_dir, "metrics.json"), metrics)
-        with tf.summary.create_file_writer(os.path.join(model_dir, "eval")).as_default(
-            step=metrics["step"]
-        ):
-            for name, values in test.items():
-                for kind, value in values.items():
-                    tf.summary.scalar(f"{kind}/{name}", value)
-        write_program_plots(model_dir, programs, discretisation, metrics["step"])
+        run = {
+            "seed": config.train.seed,
+            "strategy": config.strategy,
+            "replicas": strategy.num_replicas_in_sync,
+            "deterministic": config.train.deterministic,
+            "start_step": start,
+            "end_step": metrics["step"],
+            "wall_s": wall_s,
+        }
+        write_artefacts(model_dir, run, metrics, programs, test, discretisation)
     return {"metrics": metrics, "programs": programs, "model": model, "wall_s": wall_s}
 
 
