@@ -34,7 +34,7 @@ from compose.config import AdaptOptions
 from compose.core.statistics import refresh_statistics, statistics_subset
 from compose.errors import InvalidInputError
 from compose.grow.continual import add_task
-from compose.search import ProgramScorer, search_program
+from compose.search import ProgramScorer, search_from_starts
 from compose.seeds import derive_seed
 from compose.training.objectives import (
     FeatureMoments,
@@ -127,22 +127,7 @@ def adapt_domain(
         reference_images = statistics_subset(source_images, options.scored_images, options.seed)
         reference = grown.features(source_task, tf.constant(reference_images)).numpy()
     scorer = UnsupervisedScorer(grown, target, scored, options.objective, reference)
-    rng = np.random.default_rng(derive_seed(options.seed, "adapt_starts", target))
-    starts = [model.program(t) for t in model.task_names]
-    starts += [
-        rng.integers(0, model.bank_size, len(source_program)).tolist()
-        for _ in range(options.random_starts)
-    ]
-    best, log = search_program(
-        grown,
-        target,
-        None,
-        strategy=options.strategy,
-        budget=options.search_budget,
-        seed=derive_seed(options.seed, "adapt_search", target),
-        starts=[source_program, *starts],
-        scorer=scorer,
-    )
+    best, log = search_from_starts(grown, target, scorer, options, "adapt", [source_program])
     grown.set_program(target, list(best.program))
     refresh_statistics(grown, target, target_images, seed=options.seed)
     source_score = next(c.accuracy for c in log if list(c.program) == source_program)

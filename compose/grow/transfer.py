@@ -54,8 +54,7 @@ from compose.config import TransferOptions
 from compose.core.statistics import refresh_statistics
 from compose.grow.continual import add_task
 from compose.grow.evolve import stem_copies
-from compose.search import ClosedFormScorer, fit_classifier, search_program
-from compose.seeds import derive_seed
+from compose.search import ClosedFormScorer, fit_classifier, search_from_starts
 from compose.training.evaluate import evaluate
 from compose.training.objectives import Supervised, gate_sparsity
 from compose.training.trainer import Trainer, build_optimizer
@@ -219,24 +218,8 @@ def choose_program(grown, task, train, held_out, model, options, verbose=True) -
     (see the module docstring); returns what the search did."""
     started = time.time()
     source_program = grown.program(task)
-    rng = np.random.default_rng(derive_seed(options.seed, "transfer_starts", task))
-    starts = [model.program(t) for t in model.task_names]
-    starts += [
-        rng.integers(0, model.bank_size, len(source_program)).tolist()
-        for _ in range(options.random_starts)
-    ]
-    fit = train.head(options.fit_examples)
-    scorer = ClosedFormScorer(grown, task, fit, held_out)
-    best, log = search_program(
-        grown,
-        task,
-        None,
-        strategy=options.strategy,
-        budget=options.search_budget,
-        seed=derive_seed(options.seed, "transfer_search", task),
-        starts=starts,
-        scorer=scorer,
-    )
+    scorer = ClosedFormScorer(grown, task, train.head(options.fit_examples), held_out)
+    best, log = search_from_starts(grown, task, scorer, options, "transfer")
     grown.set_program(task, list(best.program))
     source_score = next(c.accuracy for c in log if list(c.program) == source_program)
     if verbose:

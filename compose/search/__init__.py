@@ -7,6 +7,8 @@
 
 import contextlib
 
+import numpy as np
+
 from compose.errors import InvalidInputError
 from compose.search.closed_form import ClosedFormScorer, fit_classifier
 from compose.search.relaxed import RelaxedOptions, relaxed_search
@@ -19,6 +21,7 @@ from compose.search.strategies import (
     SearchSpace,
     run_strategy,
 )
+from compose.seeds import derive_seed
 
 ALL_STRATEGIES = (*STRATEGIES, "relaxed")
 """The discrete strategies, which only score, and ``relaxed``, which trains
@@ -117,10 +120,36 @@ def search_program(
     return best, objective.log
 
 
+def search_from_starts(model, task, scorer, options, purpose, first=()):
+    """``search_program`` of ``task`` by ``scorer``, started from the best of
+    ``first``, every task's program and ``options.random_starts`` random ones
+    (of the task's program length): how transfer and adaptation choose a new
+    task's program.  ``options`` has ``strategy``, ``search_budget``,
+    ``random_starts`` and ``seed``; ``purpose`` (``"transfer"``, ``"adapt"``)
+    names the random streams, so each use draws its own."""
+    rng = np.random.default_rng(derive_seed(options.seed, f"{purpose}_starts", task))
+    starts = [model.program(t) for t in model.task_names if t != task]
+    starts += [
+        rng.integers(0, model.bank_size, len(model.program(task))).tolist()
+        for _ in range(options.random_starts)
+    ]
+    return search_program(
+        model,
+        task,
+        None,
+        strategy=options.strategy,
+        budget=options.search_budget,
+        seed=derive_seed(options.seed, f"{purpose}_search", task),
+        starts=[*first, *starts],
+        scorer=scorer,
+    )
+
+
 __all__ = [
     "ALL_STRATEGIES",
     "ClosedFormScorer",
     "fit_classifier",
+    "search_from_starts",
     "DEFAULT_STRATEGY",
     "STRATEGIES",
     "Candidate",
