@@ -97,7 +97,9 @@ class TaskPath(keras.layers.Layer):
         if norm_placement == "task_layer":
             scaled += list(self.norm_sites)
         self.norm = TaskNormalization(sites, scaled, name="norm")
-        self.head = Head(self.spec.num_classes, head, derive_seed(seed, "head", name), name="head")
+        self.head = Head(
+            self.spec.num_classes, head, derive_seed(seed, "head", name), precision, name="head"
+        )
         self.gates = None
         if gate_shapes is not None:
             self.gates = BlockGates(gate_shapes, bank_size, name="gates")
