@@ -26,7 +26,6 @@ so the speed can be compared across processors.
   python -m benchmarks.paper_config --data_dir=../shared/data
 """
 
-import dataclasses
 import json
 import os
 import statistics
@@ -37,7 +36,8 @@ import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 from benchmarks.reference import matmul_gflop_s  # noqa: E402
-from compose.config import ExperimentConfig  # noqa: E402
+from compose.config import ExperimentConfig, override  # noqa: E402
+from compose.config.experiments import named_config  # noqa: E402
 from compose.core.layers import PRECISIONS  # noqa: E402
 from compose.recipes.joint import run_experiment  # noqa: E402
 from compose.run_log import processor  # noqa: E402
@@ -53,37 +53,28 @@ flags.DEFINE_list("variants", ["sampled", "mixed"], "Program learning of each va
 flags.DEFINE_enum("precision", "float32", list(PRECISIONS), "Compute precision (model.precision).")
 FLAGS = flags.FLAGS
 
-TASKS = ["mnist_partial", "usps", "fashion_mnist"]
+TASKS = named_config("authors")["tasks"]
 AUTHORS_CODE = {"mnist_partial": 0.942, "usps": 0.896, "fashion_mnist": 0.725, "mean": 0.854}
 
 
 def paper_config(steps, seed, learning) -> ExperimentConfig:
-    config = ExperimentConfig(
-        tasks=list(TASKS),
-        data_dir=FLAGS.data_dir or default_data_dir(),
-        tfds_dir=default_tfds_dir(),
+    """The named config ``authors`` with this run's steps, seed, way of
+    learning programs and precision."""
+    authors = override(ExperimentConfig(), named_config("authors"))
+    return override(
+        authors,
+        {
+            "data_dir": FLAGS.data_dir or default_data_dir(),
+            "tfds_dir": default_tfds_dir(),
+            "model": {"precision": FLAGS.precision},
+            "train": {
+                "steps": steps,
+                "seed": seed,
+                "program_learning": learning,
+                "learning_fraction": 1.0 if learning == "mixed" else 0.1,
+            },
+        },
     )
-    config.model = dataclasses.replace(
-        config.model,
-        bank_size=4,
-        depth=16,
-        channels=40,
-        resolution=16,
-        head="paper",
-        precision=FLAGS.precision,
-    )
-    config.train = dataclasses.replace(
-        config.train,
-        steps=steps,
-        batch_size=32,
-        optimizer="rmsprop",
-        learning_rate=2e-3,
-        program_learning=learning,
-        learning_fraction=1.0 if learning == "mixed" else 0.1,
-        program_search="argmax",
-        seed=seed,
-    )
-    return config
 
 
 def main(argv):

@@ -52,7 +52,8 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 from benchmarks.reference import matmul_gflop_s  # noqa: E402
-from compose.config import ExperimentConfig, validate  # noqa: E402
+from compose.config import ExperimentConfig, override, validate  # noqa: E402
+from compose.config.experiments import named_config  # noqa: E402
 from compose.core.program import pad_program  # noqa: E402
 from compose.recipes.joint import initial_programs, run_experiment
 from compose.run_log import processor  # noqa: E402
@@ -63,8 +64,6 @@ from compose.training import Supervised, Trainer, build_optimizer  # noqa: E402
 from compose.training.holdout import hold_out  # noqa: E402
 from compose.training.models import build_model  # noqa: E402
 from tasks import (  # noqa: E402
-    DEFAULT_SUITE,
-    SHARED_DATA_SUITE,
     default_data_dir,
     default_tfds_dir,
     get_task,
@@ -91,7 +90,8 @@ flags.DEFINE_string(
 )
 FLAGS = flags.FLAGS
 
-SUITES = {"main": (DEFAULT_SUITE, 4), "five": (SHARED_DATA_SUITE, 8)}
+SUITES = {"main": "main", "five": "five_tasks"}
+"""Each suite's named config (:mod:`compose.config.experiments`)."""
 VALIDATION_EXAMPLES = 1000
 STANDING_CANDIDATES = 100
 VARIANTS = {
@@ -117,13 +117,16 @@ the default configuration."""
 
 
 def suite_config(suite, steps, data_dir) -> ExperimentConfig:
-    tasks, bank_size = SUITES[suite]
-    config = ExperimentConfig(tasks=list(tasks), data_dir=data_dir, tfds_dir=default_tfds_dir())
-    config.model = dataclasses.replace(config.model, bank_size=bank_size)
-    config.train = dataclasses.replace(
-        config.train, steps=steps, validation_examples=VALIDATION_EXAMPLES
+    """The suite's named config with ``steps``, every task holding out
+    :data:`VALIDATION_EXAMPLES`."""
+    return override(
+        override(ExperimentConfig(), named_config(SUITES[suite])),
+        {
+            "data_dir": data_dir,
+            "tfds_dir": default_tfds_dir(),
+            "train": {"steps": steps, "validation_examples": VALIDATION_EXAMPLES},
+        },
     )
-    return config
 
 
 def variant_overrides(config, variant) -> dict:

@@ -46,7 +46,8 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 from benchmarks.reference import matmul_gflop_s  # noqa: E402
-from compose.config import ExperimentConfig  # noqa: E402
+from compose.config import ExperimentConfig, override  # noqa: E402
+from compose.config.experiments import named_config  # noqa: E402
 from compose.core.model import ComposedModel  # noqa: E402
 from compose.files import read_json, write_json  # noqa: E402
 from compose.grow import EvolveOptions, GrowOptions, grow_system, transfer_task  # noqa: E402
@@ -170,10 +171,15 @@ def train_root(seed, data_dir, root_dir):
     dir (config first), so ``compose.grow`` can read it; reused when there."""
     from compose.training.models import load_trained_model
 
-    config = ExperimentConfig(tasks=list(STREAM_ROOT), data_dir=data_dir)
-    config.tfds_dir = default_tfds_dir()
-    config.train = dataclasses.replace(
-        config.train, steps=300 if FLAGS.quick else config.train.steps, seed=seed
+    config = override(ExperimentConfig(), named_config("stream"))
+    steps = 300 if FLAGS.quick else config.train.steps
+    config = override(
+        config,
+        {
+            "data_dir": data_dir,
+            "tfds_dir": default_tfds_dir(),
+            "train": {"steps": steps, "seed": seed},
+        },
     )
     if not os.path.exists(os.path.join(root_dir, "metrics.json")):
         print(f"seed {seed}: root on {', '.join(STREAM_ROOT)}, {config.train.steps} steps")

@@ -24,6 +24,7 @@ import typing
 from absl import app, flags, logging
 
 from compose.config import ExperimentConfig, override, parse_params_override, validate
+from compose.config.experiments import named_config
 from compose.config.overrides import is_union
 from compose.errors import InvalidInputError, UserError
 from compose.files import read_json, write_json
@@ -40,6 +41,12 @@ flags.DEFINE_string(
     None,
     "The model dir: compose.train writes it (default runs/main); the other binaries read "
     "the trained model in it.",
+)
+flags.DEFINE_string(
+    "config",
+    None,
+    "A named experiment config (compose/config/experiments: main, authors, five_tasks, "
+    "stream); this binary takes its own sections of it.",
 )
 flags.DEFINE_string(
     "config_file", None, "A JSON file of config values: a nested dict of the tree's sections."
@@ -86,9 +93,10 @@ def define_field_flags(fields: dict[str, tuple[str, str]]) -> dict[str, str]:
 def build_config(
     flag_values, sections, flag_fields, base=None, set_by_flags=None
 ) -> ExperimentConfig:
-    """The binary's config: ``base`` (default: the tree's defaults), then
-    ``--config_file``, then ``--params_override``, then every flag of
-    ``flag_fields`` (and :data:`COMMON_FLAG_FIELDS`) that was given; validated.
+    """The binary's config: ``base`` (default: the tree's defaults), then the
+    binary's sections of the named ``--config``, then ``--config_file``, then
+    ``--params_override``, then every flag of ``flag_fields`` (and
+    :data:`COMMON_FLAG_FIELDS`) that was given; validated.
 
     Args:
       sections: the top-level keys this binary may set; any other key in the
@@ -99,6 +107,10 @@ def build_config(
     """
     config = base or ExperimentConfig()
     layers = []
+    if flag_values.config:
+        named = named_config(flag_values.config)
+        mine = {key: value for key, value in named.items() if key in sections}
+        layers.append(("--config", mine if sections else named))
     if flag_values.config_file:
         layers.append(("--config_file", read_json(flag_values.config_file, "--config_file")))
     layers.append(("--params_override", parse_params_override(flag_values.params_override)))

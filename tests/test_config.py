@@ -104,7 +104,12 @@ def test_override_order_defaults_file_override_flags(tmp_path):
     )
     values = flags.FlagValues()
     for name in flags.FLAGS:
-        if name in train.FLAG_FIELDS or name in ("config_file", "params_override", *COMMON):
+        if name in train.FLAG_FIELDS or name in (
+            "config",
+            "config_file",
+            "params_override",
+            *COMMON,
+        ):
             values[name] = flags.FLAGS[name]
     values(
         [
@@ -139,3 +144,15 @@ def test_leaf_modules_load_neither_keras_nor_the_engine(imports, absent):
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.strip() == "[]"
+
+
+def test_every_named_config_validates_and_says_how_to_run_it():
+    from compose.config import experiments
+
+    assert set(experiments.NAMES) == {"main", "authors", "five_tasks", "stream"}
+    for name in experiments.NAMES:
+        validate(override(ExperimentConfig(), experiments.named_config(name)))
+        module = __import__(f"compose.config.experiments.{name}", fromlist=["get_config"])
+        assert f"--config={name}" in module.__doc__ and "Expected" in module.__doc__, name
+    main = override(ExperimentConfig(), experiments.named_config("main"))
+    assert main == ExperimentConfig()  # the main job is the tree's defaults

@@ -123,6 +123,11 @@ CASES = {
         ["--model_dir={model}", "--config_file={tmp}/steps_word.json"],
         "--config_file sets train, but this binary has no config",
     ),
+    "unknown named config": (
+        "compose.train",
+        ["--config=biggest", "--model_dir={tmp}/new"],
+        "unknown --config 'biggest'; named configs: authors, five_tasks, main, stream",
+    ),
     "stray argument": (
         "compose.train",
         ["--model_dir={tmp}/new", "steps=3"],
