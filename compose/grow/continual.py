@@ -45,21 +45,16 @@ def add_task(model, spec, program, clones=(), gated=False, seed=None) -> Compose
         raise InvalidInputError(
             f"clone parents {bad} are not blocks of the bank (0..{model.bank_size - 1})"
         )
-    grown = ComposedModel(
-        [model.path(task).spec for task in model.task_names] + [spec],
-        block=model.block,
-        bank_size=model.bank_size + len(clones),
-        depth=model.depth,
-        channels=model.channels,
-        resolution=model.resolution,
-        norm_placement=model.norm_placement,
-        head=model.head_kind,
-        programs={**model.programs(), spec.name: list(program)},
-        gated_tasks=[t for t in model.task_names if model.path(t).gates is not None]
-        + ([spec.name] if gated else []),
-        seed=model.seed if seed is None else seed,
-        fuse_tasks=model.fuse_tasks,
-        precision=model.precision,
+    config = model.get_config()
+    grown = ComposedModel.from_config(
+        {
+            **config,
+            "tasks": [*config["tasks"], spec],
+            "bank_size": model.bank_size + len(clones),
+            "programs": {**config["programs"], spec.name: list(program)},
+            "gated_tasks": config["gated_tasks"] + ([spec.name] if gated else []),
+            "seed": model.seed if seed is None else seed,
+        }
     )
     grown.bank.copy_blocks_from(model.bank, clones)
     for task in model.task_names:

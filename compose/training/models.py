@@ -1,5 +1,6 @@
 """The model a config describes, programs files, and loading a trained model dir."""
 
+import dataclasses
 import os
 
 import tensorflow as tf
@@ -14,20 +15,11 @@ from tasks import get_task
 
 def build_model(config: ExperimentConfig, programs=None) -> ComposedModel:
     """The model ``config`` describes (built in the current strategy's scope)."""
-    model = config.model
     return ComposedModel(
         [get_task(name).spec for name in config.tasks],
-        block=model.block,
-        bank_size=model.bank_size,
-        depth=model.depth,
-        channels=model.channels,
-        resolution=model.resolution,
-        norm_placement=model.norm_placement,
-        head=model.head,
+        **dataclasses.asdict(config.model),
         programs=programs,
         seed=config.train.seed,
-        fuse_tasks=model.fuse_tasks,
-        precision=model.precision,
     )
 
 
