@@ -35,6 +35,9 @@ class BlockBank(keras.layers.Layer):
     With ``norm_placement="block"`` each block also owns the scale and offset
     of its normalisation sites, ``[K, channels]``, mixed the same way.
 
+    Its shape has no defaults of its own: :class:`compose.ComposedModel`
+    passes its own.
+
     Args:
       block: name of a family in :mod:`blocks`.
       bank_size: K, the number of blocks.
@@ -43,21 +46,13 @@ class BlockBank(keras.layers.Layer):
       seed: the run's seed; each kernel's initialiser derives its own from it.
 
     Example:
-      >>> bank = BlockBank("inverted_bottleneck", bank_size=4, channels=16)
+      >>> bank = BlockBank("inverted_bottleneck", 4, channels=16, norm_placement="task_layer")
       >>> bank.build()
       >>> bank.block_size
-      3744
+      3936
     """
 
-    def __init__(
-        self,
-        block="inverted_bottleneck",
-        bank_size=4,
-        channels=40,
-        norm_placement="task_layer",
-        seed=0,
-        **kwargs,
-    ):
+    def __init__(self, block, bank_size, channels, norm_placement, seed=0, **kwargs):
         super().__init__(**kwargs)
         if bank_size < 1:
             raise InvalidInputError(f"bank_size must be at least 1, got {bank_size}")
