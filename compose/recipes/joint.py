@@ -341,6 +341,7 @@ def build_trainer(config: ExperimentConfig, splits: Splits, model_dir, verbose=T
             train_config.task_sampling,
             train_config.sampling_temperature,
             strategy.num_replicas_in_sync,
+            train_config.min_task_batch,
         ),
     )
     if verbose and train_config.task_sampling != "equal":
