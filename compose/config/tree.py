@@ -85,7 +85,10 @@ class TrainConfig:
     task_sampling: str = "equal"
     """How a step's ``batch_size * tasks`` examples are shared among the tasks
     (:mod:`compose.training.sampling`): ``equal``, ``proportional`` to the
-    training-set sizes, or ``temperature`` (``size ** (1 / sampling_temperature)``)."""
+    training-set sizes, or ``temperature`` (``size ** (1 / sampling_temperature)``).
+    On the main job's held-out examples (one seed, docs/results.md) ``equal``
+    scored 0.9412, ``proportional`` 0.9348 and ``temperature`` 0.9377: the
+    tasks there differ 40x in size, and equal shares lose nothing."""
     sampling_temperature: float = 2.0
     """``T`` of ``task_sampling=temperature`` (1: proportional; large: equal)."""
     min_task_batch: int = 8
