@@ -34,6 +34,7 @@ command run again (after a kill, or with more ``--seeds``) continues.
 """
 
 import dataclasses
+import itertools
 import json
 import os
 import statistics
@@ -336,25 +337,19 @@ def plot(run, names, path):
     left.set_ylabel("test accuracy")
     left.set_title(f"every task of the stream (dots) and the mean, seed {run['seed']}")
     left.legend(fontsize=8)
-    steps = range(len(names) + 1)
-    for method in [m for m in ("evolved", "evolved_small") if m in shown]:
-        sizes = [run["root_params"]] + [row["system_params"] for row in run["rows"][method]]
+    root = run["root_params"]
+    grown = [m for m in ("evolved", "evolved_small") if m in shown]
+    for method in [*grown, "finetune", "head"]:
+        rows = run["rows"][method]
+        if method in grown:  # the system's own count after each task
+            sizes = [row["system_params"] for row in rows]
+        else:  # a copy (or a head) per task beside the root
+            sizes = list(itertools.accumulate(row["added_params"] for row in rows))
+            sizes = [root + size for size in sizes]
         right.plot(
-            steps,
-            [size / run["root_params"] for size in sizes],
-            marker="o",
-            color=_color(method),
-            label=method,
-        )
-    for method in ("finetune", "head"):
-        sizes, total = [run["root_params"]], run["root_params"]
-        for row in run["rows"][method]:
-            total += row["added_params"]
-            sizes.append(total)
-        right.plot(
-            steps,
-            [size / run["root_params"] for size in sizes],
-            marker=".",
+            range(len(names) + 1),
+            [1.0] + [size / root for size in sizes],
+            marker="o" if method in grown else ".",
             color=_color(method),
             label=method,
         )

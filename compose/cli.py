@@ -3,9 +3,10 @@ configuration is built and checked, ``--import``, and one-line errors.
 
 Every binary is configured the same way (:func:`build_config`): the tree of
 :mod:`compose.config` starts at its defaults (or, for a binary that acts on a
-trained model, at the model dir's ``config.json``), then ``--config_file``,
-then ``--params_override``, then the binary's own flags, each flag a name for
-one field of the tree; the result is validated as a whole.  A binary sets
+trained model, at the model dir's ``config.json``), then the binary's
+sections of a named ``--config``, then ``--config_file``, then
+``--params_override``, then the binary's own flags, each flag a name for one
+field of the tree; the result is validated as a whole.  A binary sets
 only its own sections: the experiment's come from the model dir.
 
 :func:`run_binary` replaces ``app.run``.  A :class:`compose.errors.UserError`
@@ -25,7 +26,7 @@ from absl import app, flags, logging
 
 from compose.config import ExperimentConfig, override, parse_params_override, validate
 from compose.config.experiments import named_config
-from compose.config.overrides import is_union
+from compose.config.overrides import is_union, set_path
 from compose.errors import InvalidInputError, UserError
 from compose.files import read_json, write_json
 
@@ -117,7 +118,7 @@ def build_config(
     given = {}
     for flag, path in {**COMMON_FLAG_FIELDS, **flag_fields}.items():
         if flag_values[flag].value is not None:
-            _set_path(given, path, flag_values[flag].value)
+            set_path(given, path, flag_values[flag].value)
     layers.append(("flags", given))
     for source, values in layers:
         _check_sections(values, sections, source)
@@ -129,13 +130,11 @@ def build_config(
     return config
 
 
-def write_config(config: ExperimentConfig, directory: str) -> str:
+def write_config(config: ExperimentConfig, directory: str) -> None:
     """Writes ``directory/config.json`` (atomically); call it only after every
-    check of the run has passed.  Returns the path."""
+    check of the run has passed."""
     os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, "config.json")
-    write_json(path, config.to_dict())
-    return path
+    write_json(os.path.join(directory, "config.json"), config.to_dict())
 
 
 def _field(path: str):
@@ -148,13 +147,6 @@ def _field(path: str):
     if field.default is not dataclasses.MISSING:
         return field.type, field.default
     return field.type, field.default_factory()
-
-
-def _set_path(values: dict, path: str, value) -> None:
-    *parents, leaf = path.split(".")
-    for parent in parents:
-        values = values.setdefault(parent, {})
-    values[leaf] = value
 
 
 def _has_path(values: dict, path: str) -> bool:

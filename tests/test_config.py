@@ -1,10 +1,10 @@
-import dataclasses
 import json
 import subprocess
 import sys
 
 import pytest
 from absl import flags
+from config_walker import leaf_paths
 from conftest import REPO
 
 from compose import train
@@ -52,15 +52,6 @@ def test_a_section_checks_its_values_when_built_or_overridden():
         validate(config)
 
 
-def _leaves(node, prefix=""):
-    for field in dataclasses.fields(node):
-        value = getattr(node, field.name)
-        if dataclasses.is_dataclass(value):
-            yield from _leaves(value, f"{prefix}{field.name}.")
-        else:
-            yield f"{prefix}{field.name}"
-
-
 def test_every_field_of_the_tree_is_set_from_the_command_line_of_its_binary():
     """Each binary, in its own process (each defines its flags), sets every
     field of its sections through --params_override, one at a time, to a
@@ -80,7 +71,7 @@ def test_every_field_of_the_tree_is_set_from_the_command_line_of_its_binary():
             assert entry["built"] == entry["given"], (binary, path, entry)
             walked.setdefault(path, []).append(binary)
     per_run = {"transfer.mode", "adapt.objective"}  # the --modes and --objectives lists
-    assert set(walked) | per_run == set(_leaves(ExperimentConfig()))
+    assert set(walked) | per_run == {path for path, _, _ in leaf_paths(ExperimentConfig())}
     assert walked["transfer.race_fraction"] == ["compose.transfer"]
     assert walked["grow.evolve.size_penalty"] == ["compose.grow"]
 

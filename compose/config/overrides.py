@@ -71,12 +71,16 @@ def parse_params_override(text: str) -> dict:
             value = json.loads(raw)
         except json.JSONDecodeError:
             value = raw
-        *parents, leaf = key.strip().split(".")
-        node = values
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[leaf] = value
+        set_path(values, key.strip(), value)
     return values
+
+
+def set_path(values: dict, path: str, value) -> None:
+    """Sets dotted ``path`` (``"train.steps"``) in the nested dict ``values``."""
+    *parents, leaf = path.split(".")
+    for parent in parents:
+        values = values.setdefault(parent, {})
+    values[leaf] = value
 
 
 def _top_level_items(text: str) -> list[str]:

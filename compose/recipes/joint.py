@@ -306,8 +306,8 @@ def load_splits(config: ExperimentConfig) -> Splits:
 
 def build_trainer(config: ExperimentConfig, splits: Splits, model_dir, verbose=True):
     """Stage 2: ``(strategy, trainer)``: the model, its optimizer and the
-    joint trainer under ``config.strategy``, restored from ``model_dir``'s
-    newest checkpoint when there is one."""
+    joint trainer under ``config.strategy``, checkpointing into ``model_dir``
+    (:func:`run_experiment` restores it)."""
     train_config = config.train
     strategy = get_strategy(config.strategy, config.tpu)
     with strategy.scope():
