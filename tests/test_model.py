@@ -13,6 +13,7 @@ SHAPES = [DIGITS, PHOTOS, TaskSpec("letters", (8, 8, 1), 4)]
 
 
 def small_model(block="inverted_bottleneck", depth=4, programs=None, **kwargs):
+    kwargs.setdefault("norm_placement", "task_layer")  # the bank's blocks hold no scales
     return ComposedModel(
         [DIGITS, PHOTOS],
         block=block,
@@ -58,7 +59,7 @@ def test_a_one_hot_mixture_equals_the_hard_program():
     hard = model.call_task("digits", images)
     # exp(-200) underflows: the softmax is exactly one-hot.
     model.learn_program("digits", "mixed", np.eye(3)[[2, 0, 1, 1]] * 200.0)
-    np.testing.assert_array_equal(model.path("digits").mixture(), np.eye(3)[[2, 0, 1, 1]])
+    np.testing.assert_array_equal(model.path("digits")(None), np.eye(3)[[2, 0, 1, 1]])
     np.testing.assert_allclose(model.call_task("digits", images), hard, atol=1e-6)
 
 
@@ -96,20 +97,20 @@ def test_sampled_programs_run_hard_programs_and_discretising_changes_nothing():
     path = model.path("digits")
     draws = set()
     for step in range(12):
-        mixture = path.mixture(training=True, sample_step=tf.constant(step)).numpy()
+        mixture = path(tf.constant(step), training=True).numpy()
         assert set(np.unique(mixture[:3])) <= {0.0, 1.0} and (mixture[:3].sum(-1) == 1).all()
         np.testing.assert_array_equal(mixture[3], 0.0)  # the padded layer stays off
         draws.add(tuple(np.argmax(mixture[:3], -1)))
     assert len(draws) > 3, "draws vary with the step"
     np.testing.assert_array_equal(
-        path.mixture(training=True, sample_step=tf.constant(5)),
-        path.mixture(training=True, sample_step=tf.constant(5)),
+        path(tf.constant(5), training=True),
+        path(tf.constant(5), training=True),
     )
     with tf.GradientTape() as tape:
         sampled = model.forward({"digits": images}, training=True, sample_step=tf.constant(7))
         loss = tf.reduce_sum(sampled["digits"].logits ** 2)
     assert float(tf.reduce_max(tf.abs(tape.gradient(loss, path.mixture_logits)))) > 0
-    drawn = np.argmax(path.mixture(training=True, sample_step=tf.constant(7)).numpy()[:3], -1)
+    drawn = np.argmax(path(tf.constant(7), training=True).numpy()[:3], -1)
     state = [np.array(v) for v in model.variables]
     model.set_program("digits", drawn.tolist())
     hard = model.forward({"digits": images}, training=True)["digits"].logits

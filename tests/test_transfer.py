@@ -124,9 +124,10 @@ def test_gates_switch_deltas_and_pass_gradients_straight_to_the_scores():
     gates.deltas[0].assign(np.ones((3, 2, 2), np.float32))
     gates.scores.assign([0.2, 0.05, 0.1])
     with tf.GradientTape() as tape:
-        (delta,) = gates.kernel_deltas()
-        loss = tf.reduce_sum(delta * tf.constant([1.0, 2.0, 3.0])[:, None, None])
-    np.testing.assert_array_equal(delta.numpy().sum(axis=(1, 2)), [4.0, 0.0, 4.0])
+        # A one-hot mixture runs one block: its gated delta alone.
+        deltas = [gates(tf.one_hot(k, 3))[0] for k in range(3)]
+        loss = sum((k + 1.0) * tf.reduce_sum(delta) for k, delta in enumerate(deltas))
+    np.testing.assert_array_equal([delta.numpy().sum() for delta in deltas], [4.0, 0.0, 4.0])
     # d loss / d score_k = sum(delta_k * weight_k), also for the closed gate 1.
     np.testing.assert_allclose(tape.gradient(loss, gates.scores).numpy(), [4.0, 8.0, 12.0])
     assert gates.open_blocks() == [0, 2]

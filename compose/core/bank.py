@@ -32,8 +32,13 @@ class BlockBank(keras.layers.Layer):
     path, the gradient reaching the bank is dense (no ``IndexedSlices``), and a
     program held in a variable never causes a retrace.
 
+    A call takes the ``[T, K]`` mixtures of T tasks at one layer and returns
+    that layer's kernels; they are mixed in float32 and returned in the
+    layer's compute dtype (its ``dtype`` policy, :func:`compose.core.layers.compute_policy`).
+
     With ``norm_placement="block"`` each block also owns the scale and offset
-    of its normalisation sites, ``[K, channels]``, mixed the same way.
+    of its normalisation sites, ``[K, channels]``, mixed the same way
+    (:meth:`mixed_scale_offset`).
 
     Its shape has no defaults of its own: :class:`compose.ComposedModel`
     passes its own.
@@ -53,7 +58,8 @@ class BlockBank(keras.layers.Layer):
     """
 
     def __init__(self, block, bank_size, channels, norm_placement, seed=0, **kwargs):
-        super().__init__(**kwargs)
+        # Mixtures are not cast to the compute dtype: blocks mix in float32.
+        super().__init__(autocast=False, **kwargs)
         if bank_size < 1:
             raise InvalidInputError(f"bank_size must be at least 1, got {bank_size}")
         if channels < 1:
@@ -79,6 +85,7 @@ class BlockBank(keras.layers.Layer):
                 initializer=keras.initializers.RandomNormal(
                     stddev=spec.init_stddev, seed=derive_seed(self.seed, "bank", name)
                 ),
+                autocast=False,
             )
             for name, spec in self.param_specs.items()
         ]
@@ -86,10 +93,16 @@ class BlockBank(keras.layers.Layer):
         if self.norm_placement == "block":
             for site, width in self.norm_sites.items():
                 self.gamma[site] = self.add_weight(
-                    name=f"{site}_gamma", shape=(self.bank_size, width), initializer="ones"
+                    name=f"{site}_gamma",
+                    shape=(self.bank_size, width),
+                    initializer="ones",
+                    autocast=False,
                 )
                 self.beta[site] = self.add_weight(
-                    name=f"{site}_beta", shape=(self.bank_size, width), initializer="zeros"
+                    name=f"{site}_beta",
+                    shape=(self.bank_size, width),
+                    initializer="zeros",
+                    autocast=False,
                 )
         self.built = True
 
@@ -99,17 +112,18 @@ class BlockBank(keras.layers.Layer):
         scales = 2 * sum(self.norm_sites.values()) if self.norm_placement == "block" else 0
         return self.family.block_size(self.channels) + scales
 
-    def mixed_kernels(self, mix, deltas=None) -> dict:
+    def call(self, mix, deltas=None):
         """Every parameter of one layer for T tasks, as the family's ``apply`` takes them.
 
         Args:
           mix: ``[T, K]`` weight of each block for each task.
-          deltas: per task, None or its own ``[K, ...]`` change of each kernel
-            (gated specialisation, :mod:`compose.core.gates`).
+          deltas: per task, None or its own change of each kernel, already
+            mixed (what its :class:`compose.core.gates.BlockGates` returns).
 
         Returns:
           ``{name: kernel}``, the T tasks' kernels concatenated along the
-          parameter's ``stack_axis`` (plain kernels for one task).
+          parameter's ``stack_axis`` (plain kernels for one task), in the
+          compute dtype.
         """
         params = {}
         for index, (name, spec) in enumerate(self.param_specs.items()):
@@ -117,13 +131,11 @@ class BlockBank(keras.layers.Layer):
             if deltas is not None and any(d is not None for d in deltas):
                 weights += tf.stack(
                     [
-                        tf.zeros(spec.shape)
-                        if task_deltas is None
-                        else tf.tensordot(mix[t], task_deltas[index], axes=1)
-                        for t, task_deltas in enumerate(deltas)
+                        tf.zeros(spec.shape) if task_deltas is None else task_deltas[index]
+                        for task_deltas in deltas
                     ]
                 )
-            params[name] = _stack_tasks(weights, spec.stack_axis)
+            params[name] = tf.cast(_stack_tasks(weights, spec.stack_axis), self.compute_dtype)
         return params
 
     def mixed_scale_offset(self, site, mix):

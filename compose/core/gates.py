@@ -22,6 +22,10 @@ GATE_THRESHOLD = 0.1
 class BlockGates(keras.layers.Layer):
     """One task's weight deltas ``[K, ...]`` per block parameter and ``[K]`` gate scores.
 
+    A call takes the task's mixture over the K blocks at one layer (``[K]``)
+    and returns the gated deltas mixed the same way, one per block parameter,
+    which the bank adds to its mixed kernels (float32, as the bank mixes).
+
     Args:
       param_shapes: shape of each parameter of one block, in the bank's order.
       bank_size: K, the blocks that can be specialised.
@@ -29,6 +33,7 @@ class BlockGates(keras.layers.Layer):
     """
 
     def __init__(self, param_shapes, bank_size, threshold=GATE_THRESHOLD, **kwargs):
+        kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         self.param_shapes = {name: tuple(shape) for name, shape in param_shapes.items()}
         self.bank_size = bank_size
@@ -53,11 +58,13 @@ class BlockGates(keras.layers.Layer):
         on = ops.cast(ops.greater_equal(self.scores, self.threshold), self.scores.dtype)
         return self.scores + tf.stop_gradient(on - self.scores)
 
-    def kernel_deltas(self):
-        """The gated deltas, one ``[K, ...]`` tensor per bank kernel, in the bank's order."""
+    def call(self, mix):
+        """``mix`` ``[K]`` -> the mixed gated deltas, one per block parameter
+        (in the bank's order)."""
         gates = self.gates()
         return [
-            delta * ops.reshape(gates, [-1] + [1] * (len(delta.shape) - 1)) for delta in self.deltas
+            ops.tensordot(mix, delta * ops.reshape(gates, [-1] + [1] * (len(delta.shape) - 1)), 1)
+            for delta in self.deltas
         ]
 
     def sparsity(self):

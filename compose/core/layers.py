@@ -18,11 +18,13 @@ PRECISIONS = ("float32", "bfloat16")
 """Compute precision: variables and normalisation statistics stay float32
 either way; ``bfloat16`` computes convolutions and dense layers in bfloat16
 (Keras' ``mixed_bfloat16`` policy), the natural choice on TPU and on CPUs
-with bfloat16 instructions."""
+with bfloat16 instructions.  It reaches the layers as their Keras dtype
+policy (:func:`compute_policy`)."""
 
 
 def compute_policy(precision):
-    """The Keras dtype policy of ``precision``'s convolutions and dense layers."""
+    """The Keras dtype policy of ``precision``: the ``dtype`` of every layer
+    that computes in it (stems, heads' hidden layers, the bank's kernels)."""
     if precision not in PRECISIONS:
         raise InvalidInputError(
             f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}"
@@ -42,17 +44,19 @@ class Stem(keras.layers.Layer):
     Args:
       channels, resolution: the bank's width and feature-map size.
       seed: the convolution's initialiser seed.
-      precision: the convolution's compute precision (:data:`PRECISIONS`).
+      dtype: the dtype policy the convolution computes in
+        (:func:`compute_policy`); scaling and resizing stay float32.
     """
 
-    def __init__(self, channels, resolution, seed=0, precision="float32", **kwargs):
+    def __init__(self, channels, resolution, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.channels = channels
         self.resolution = resolution
         self.seed = seed
-        self.precision = precision
-        self.rescale = keras.layers.Rescaling(1.0 / 255, name="rescale")
-        self.resize = keras.layers.Resizing(2 * resolution, 2 * resolution, name="resize")
+        self.rescale = keras.layers.Rescaling(1.0 / 255, dtype="float32", name="rescale")
+        self.resize = keras.layers.Resizing(
+            2 * resolution, 2 * resolution, dtype="float32", name="resize"
+        )
         self.conv = keras.layers.Conv2D(
             channels,
             3,
@@ -60,7 +64,7 @@ class Stem(keras.layers.Layer):
             padding="same",
             use_bias=False,
             kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
-            dtype=compute_policy(precision),
+            dtype=self.dtype_policy,
             name="conv",
         )
 
@@ -73,12 +77,7 @@ class Stem(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            channels=self.channels,
-            resolution=self.resolution,
-            seed=self.seed,
-            precision=self.precision,
-        )
+        config.update(channels=self.channels, resolution=self.resolution, seed=self.seed)
         return config
 
 
@@ -120,25 +119,25 @@ class Head(keras.layers.Layer):
     authors' head, a 1x1 convolution to 128 with ReLU, pooling, a dense layer
     of 256 with ReLU, dropout 0.2, then the dense classifier.
 
-    :meth:`features` is what the classifier reads (the late features that
-    domain adaptation compares); :meth:`classify` applies it.
+    A call returns ``(features, logits)``: the features ``[B, F]`` are what
+    the classifier reads (the late features that domain adaptation compares).
 
     Args:
       num_classes: outputs.
       kind: one of :data:`HEADS`.
       seed: initialisers' and dropout's seed.
-      precision: the hidden layers' compute precision (the logits are float32).
+      dtype: the dtype policy the hidden layers compute in
+        (:func:`compute_policy`); features and logits are float32.
     """
 
-    def __init__(self, num_classes, kind="linear", seed=0, precision="float32", **kwargs):
+    def __init__(self, num_classes, kind="linear", seed=0, **kwargs):
         super().__init__(**kwargs)
         if kind not in HEADS:
             raise InvalidInputError(f"unknown head {kind!r}; choose one of: {', '.join(HEADS)}")
         self.num_classes = num_classes
         self.kind = kind
         self.seed = seed
-        self.precision = precision
-        policy = compute_policy(precision)
+        policy = self.dtype_policy
 
         def init(offset):
             return keras.initializers.GlorotUniform(seed=seed + offset)
@@ -152,7 +151,9 @@ class Head(keras.layers.Layer):
                 for i, (width, name) in enumerate(((128, "mix"), (256, "fc")))
             ]
         self.dropout = 0.2 if kind == "paper" else 0.0
-        self.logits = keras.layers.Dense(num_classes, kernel_initializer=init(0), name="logits")
+        self.logits = keras.layers.Dense(
+            num_classes, kernel_initializer=init(0), dtype="float32", name="logits"
+        )
 
     def build(self, input_shape):
         width = input_shape[-1] * (1 + GRID_CELLS**2 if self.kind == "grid" else 1)
@@ -162,9 +163,9 @@ class Head(keras.layers.Layer):
         self.logits.build((None, width))
         self.built = True
 
-    def features(self, x, training=False, sample_step=None):
-        """``[B, F]``: the classifier's input.  Dropout (paper head) runs only
-        in training with a ``sample_step``, seeded by it."""
+    def call(self, x, training=False, sample_step=None):
+        """``(features, logits)`` of bank features ``x``.  Dropout (paper head)
+        runs only in training with a ``sample_step``, seeded by it."""
         if self.kind == "paper":
             x = self.hidden[0](x)  # a 1x1 convolution: the dense layer on the channel axis
         x = pooled_features(tf.cast(x, tf.float32), GRID_CELLS if self.kind == "grid" else 1)
@@ -173,17 +174,10 @@ class Head(keras.layers.Layer):
         if self.dropout and training and sample_step is not None:
             seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(sample_step, tf.int64)])
             x = tf.nn.experimental.stateless_dropout(x, self.dropout, seed=seed)
-        return tf.cast(x, tf.float32)
-
-    def classify(self, features):
-        return self.logits(features)
-
-    def call(self, x, training=False, sample_step=None):
-        return self.classify(self.features(x, training, sample_step))
+        features = tf.cast(x, tf.float32)
+        return features, self.logits(features)
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            num_classes=self.num_classes, kind=self.kind, seed=self.seed, precision=self.precision
-        )
+        config.update(num_classes=self.num_classes, kind=self.kind, seed=self.seed)
         return config

@@ -7,13 +7,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from compose.config import ModelConfig
 from compose.core.bank import BlockBank
 from compose.core.layers import compute_policy
-from compose.core.normalization import batch_normalize, normalize_with
 from compose.core.program import IDENTITY, pad_program, validate_program
 from compose.core.spec import TaskSpec
 from compose.core.task_path import SELECTIONS, TaskPath
 from compose.errors import InvalidInputError, UnknownNameError
+
+MODEL_DEFAULTS = ModelConfig()
+"""The model options' defaults are the config tree's (one place)."""
 
 TaskOutput = collections.namedtuple("TaskOutput", ["features", "logits", "bank_features"])
 """One task's forward result: the classifier's input ``[B, F]``, its logits,
@@ -40,7 +43,7 @@ class ComposedModel(keras.Model):
     layer runs as one grouped op per kind (see :mod:`blocks.base`), with the
     same results as running them one by one.
 
-    Args:
+    Args (the defaults are :class:`compose.config.ModelConfig`'s):
       tasks: :class:`TaskSpec` (or dict) per task.
       block: block family name (see :mod:`blocks`).
       bank_size: K, blocks in the bank.
@@ -70,18 +73,18 @@ class ComposedModel(keras.Model):
     def __init__(
         self,
         tasks,
-        block="inverted_bottleneck",
-        bank_size=4,
-        depth=8,
-        channels=40,
-        resolution=16,
-        norm_placement="task_layer",
-        head="linear",
+        block=MODEL_DEFAULTS.block,
+        bank_size=MODEL_DEFAULTS.bank_size,
+        depth=MODEL_DEFAULTS.depth,
+        channels=MODEL_DEFAULTS.channels,
+        resolution=MODEL_DEFAULTS.resolution,
+        norm_placement=MODEL_DEFAULTS.norm_placement,
+        head=MODEL_DEFAULTS.head,
         programs=None,
         gated_tasks=(),
         seed=0,
-        fuse_tasks=False,
-        precision="float32",
+        fuse_tasks=MODEL_DEFAULTS.fuse_tasks,
+        precision=MODEL_DEFAULTS.precision,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -113,8 +116,10 @@ class ComposedModel(keras.Model):
         self.seed = seed
         self.fuse_tasks = fuse_tasks
         self.precision = precision
-        compute_policy(precision)  # ValueError naming the choices
-        self.bank = BlockBank(block, bank_size, channels, norm_placement, seed=seed, name="bank")
+        policy = compute_policy(precision)  # ValueError naming the choices
+        self.bank = BlockBank(
+            block, bank_size, channels, norm_placement, seed=seed, dtype=policy, name="bank"
+        )
         block_shapes = {name: p.shape for name, p in self.bank.param_specs.items()}
         self.task_paths = [
             TaskPath(
@@ -129,7 +134,7 @@ class ComposedModel(keras.Model):
                 program=programs.get(spec.name),
                 gate_shapes=block_shapes if spec.name in gated_tasks else None,
                 seed=seed,
-                precision=precision,
+                dtype=policy,
                 name=f"task_{spec.name}",
             )
             for spec in specs
@@ -236,20 +241,17 @@ class ComposedModel(keras.Model):
         mixtures, active = [], []
         for path, program in zip(paths, programs, strict=True):
             if program is None:
-                mixtures.append(path.mixture(training, sample_step))
+                mixtures.append(path(sample_step, training=training))
                 active.append(path.active())
             else:
                 mixtures.append(tf.one_hot(program, self.bank_size))
                 active.append(tf.cast(tf.not_equal(program, IDENTITY), tf.float32))
         mixtures = tf.stack(mixtures, axis=1)  # [L, T, K]
         active = tf.stack(active, axis=1)  # [L, T]
-        deltas = [path.kernel_deltas() for path in paths]
         for layer in range(self.depth):
             mix = mixtures[layer]
-            params = {
-                name: tf.cast(kernel, x.dtype)
-                for name, kernel in self.bank.mixed_kernels(mix, deltas).items()
-            }
+            deltas = [path.kernel_deltas(mix[t]) for t, path in enumerate(paths)]
+            params = self.bank(mix, deltas=deltas)
             branch = self.bank.family.apply(
                 x, params, lambda site, h, layer=layer, mix=mix: norm(site, layer, h, mix)
             )
@@ -260,10 +262,8 @@ class ComposedModel(keras.Model):
         outputs = {}
         per_task = tf.split(x, len(paths), axis=-1) if len(paths) > 1 else [x]
         for path, bank_features in zip(paths, per_task, strict=True):
-            features = path.head.features(bank_features, training, sample_step)
-            outputs[path.spec.name] = TaskOutput(
-                features, path.head.classify(features), bank_features
-            )
+            features, logits = path.head(bank_features, training=training, sample_step=sample_step)
+            outputs[path.spec.name] = TaskOutput(features, logits, bank_features)
         return outputs
 
     # -- programs --------------------------------------------------------------
@@ -358,8 +358,8 @@ def _concat(features):
 class _GroupNormalization:
     """The normalisation of one forward pass of T tasks stacked on channels.
 
-    Reads each task's scale, offset and moving statistics (or, under
-    ``block`` placement, the bank's mixed scale and offset).  With batch
+    Each task's :class:`TaskNormalization` normalises its own channels (with,
+    under ``block`` placement, the bank's mixed scale and offset).  With batch
     statistics it records the moments of every site and row, which
     :meth:`commit` folds into (``batch``) or writes over (``refresh``) each
     task's moving statistics once per pass.
@@ -369,29 +369,30 @@ class _GroupNormalization:
         self.bank = bank
         self.paths = paths
         self.statistics = statistics
-        self.moments = collections.defaultdict(dict)
-        self._stacked = {}
-
-    def _rows(self, site, kind):
-        """``[rows, T * channels]``: the tasks' ``kind`` weights of ``site``, task-major."""
-        if (site, kind) not in self._stacked:
-            self._stacked[site, kind] = _concat(
-                [getattr(path.norm, kind)[site] for path in self.paths]
-            )
-        return self._stacked[site, kind]
+        self.moments = [collections.defaultdict(dict) for _ in paths]
 
     def __call__(self, site, row, h, mix=None):
+        tasks = len(self.paths)
+        parts = tf.split(h, tasks, axis=-1) if tasks > 1 else [h]
+        scales = offsets = [None] * tasks
         if site in self.bank.gamma:
             scale, offset = self.bank.mixed_scale_offset(site, mix)
-        else:
-            scale, offset = self._rows(site, "gamma")[row], self._rows(site, "beta")[row]
-        if self.statistics == "moving":
-            mean = self._rows(site, "moving_mean")[row]
-            variance = self._rows(site, "moving_variance")[row]
-            return normalize_with(h, mean, variance, scale, offset)
-        y, mean, variance = batch_normalize(h, scale, offset)
-        self.moments[site][row] = (mean, variance)
-        return y
+            scales, offsets = tf.split(scale, tasks), tf.split(offset, tasks)
+        moving = self.statistics == "moving"
+        outputs = []
+        for index, path in enumerate(self.paths):
+            y, mean, variance = path.norm(
+                parts[index],
+                site=site,
+                row=row,
+                moving=moving,
+                scale=scales[index],
+                offset=offsets[index],
+            )
+            if not moving:
+                self.moments[index][site][row] = (mean, variance)
+            outputs.append(y)
+        return _concat(outputs)
 
     def commit(self, active):
         """Stores the recorded moments in each task's statistics (``batch``:
@@ -400,12 +401,8 @@ class _GroupNormalization:
         if self.statistics not in ("batch", "refresh"):
             return
         momentum = 0.0 if self.statistics == "refresh" else None
-        tasks = len(self.paths)
-        for site, rows in self.moments.items():
-            means, variances = (
-                tf.reshape(tf.stack([rows[r][i] for r in sorted(rows)]), [len(rows), tasks, -1])
-                for i in (0, 1)
-            )
-            for index, path in enumerate(self.paths):
+        for index, path in enumerate(self.paths):
+            for site, rows in self.moments[index].items():
+                means, variances = (tf.stack([rows[r][i] for r in sorted(rows)]) for i in (0, 1))
                 row_active = active[:, index] if site not in ("stem", "head") else None
-                path.norm.update(site, means[:, index], variances[:, index], row_active, momentum)
+                path.norm.update(site, means, variances, row_active, momentum)

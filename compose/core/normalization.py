@@ -79,6 +79,11 @@ class TaskNormalization(keras.layers.Layer):
     bank layer).  Each site has moving mean and variance ``[rows, channels]``;
     the sites in ``scaled`` also own a scale and offset of that shape.
 
+    A call normalises the task's features at one row of one site; the
+    forward pass folds the batch moments it returns into the moving
+    statistics once per pass (:meth:`update`).  Its state is float32 and
+    its input keeps its dtype (bfloat16 features are normalised as such).
+
     Args:
       sites: ``{site: (rows, channels)}``.
       scaled: the sites whose scale and offset the task owns.
@@ -86,7 +91,8 @@ class TaskNormalization(keras.layers.Layer):
     """
 
     def __init__(self, sites, scaled, momentum=BN_MOMENTUM, **kwargs):
-        super().__init__(**kwargs)
+        kwargs["dtype"] = "float32"
+        super().__init__(autocast=False, **kwargs)
         self.sites = {site: tuple(shape) for site, shape in sites.items()}
         self.scaled = [site for site in self.sites if site in set(scaled)]
         self.momentum = momentum
@@ -106,6 +112,28 @@ class TaskNormalization(keras.layers.Layer):
         self.moving_mean = {s: weight(s, "moving_mean", "zeros", False) for s in self.sites}
         self.moving_variance = {s: weight(s, "moving_variance", "ones", False) for s in self.sites}
         self.built = True
+
+    def call(self, h, site, row=0, moving=False, scale=None, offset=None):
+        """``h`` ``[B, H, W, channels]`` normalised at ``row`` of ``site``.
+
+        Args:
+          h: the task's features.
+          site, row: where in the network ``h`` is.
+          moving: normalise by the moving statistics (inference) rather than
+            by the batch's moments.
+          scale, offset: ``[channels]``, for sites whose scale and offset the
+            task does not own (the bank's blocks do, ``block`` placement).
+
+        Returns:
+          ``(y, mean, variance)``: the result and the moments it was
+          normalised by (the batch's, or the moving ones).
+        """
+        if site in self.gamma:
+            scale, offset = self.gamma[site][row], self.beta[site][row]
+        if moving:
+            mean, variance = self.moving_mean[site][row], self.moving_variance[site][row]
+            return normalize_with(h, mean, variance, scale, offset), mean, variance
+        return batch_normalize(h, scale, offset)
 
     def update(self, site, means, variances, active=None, momentum=None):
         """Folds one forward pass's batch moments ``[rows, channels]`` of ``site``

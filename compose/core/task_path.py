@@ -38,7 +38,8 @@ class TaskPath(keras.layers.Layer):
     it never retraces; its non-padded layers are the ones that run, whatever
     the selection.  ``mixture_logits`` ``[depth, K]`` hold a learned program;
     ``selection`` (an index into :data:`SELECTIONS`) and ``temperature``
-    are variables too.
+    are variables too.  A call returns the ``[depth, K]`` mixture the bank's
+    layers run (float32 whatever the compute dtype).
 
     Args:
       spec: the task's :class:`TaskSpec` (or its dict form).
@@ -52,7 +53,8 @@ class TaskPath(keras.layers.Layer):
         gated weight deltas of every block (:class:`BlockGates`).
       seed: the run's seed; the stem's, head's and program samples' seeds
         derive from it and the task's name.
-      precision: compute precision (:data:`compose.core.layers.PRECISIONS`).
+      dtype: the dtype policy the stem and the head compute in
+        (:func:`compose.core.layers.compute_policy`).
     """
 
     def __init__(
@@ -68,7 +70,6 @@ class TaskPath(keras.layers.Layer):
         program=None,
         gate_shapes=None,
         seed=0,
-        precision="float32",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -81,14 +82,17 @@ class TaskPath(keras.layers.Layer):
         self.norm_placement = norm_placement
         self.head_kind = head
         self.seed = seed
-        self.precision = precision
         if program is None:
             program = [layer % bank_size for layer in range(depth)]
         self.initial_program = validate_program(self.spec.name, program, bank_size, depth)
         name = self.spec.name
         self.sample_seed = derive_seed(seed, "program_sample", name)
         self.stem = Stem(
-            channels, resolution, derive_seed(seed, "stem", name), precision, name="stem"
+            channels,
+            resolution,
+            derive_seed(seed, "stem", name),
+            dtype=self.dtype_policy,
+            name="stem",
         )
         sites = {"stem": (1, channels)}
         sites.update({site: (depth, width) for site, width in self.norm_sites.items()})
@@ -98,7 +102,11 @@ class TaskPath(keras.layers.Layer):
             scaled += list(self.norm_sites)
         self.norm = TaskNormalization(sites, scaled, name="norm")
         self.head = Head(
-            self.spec.num_classes, head, derive_seed(seed, "head", name), precision, name="head"
+            self.spec.num_classes,
+            head,
+            derive_seed(seed, "head", name),
+            dtype=self.dtype_policy,
+            name="head",
         )
         self.gates = None
         if gate_shapes is not None:
@@ -119,13 +127,16 @@ class TaskPath(keras.layers.Layer):
         )
         self.program.assign(pad_program(self.initial_program, self.depth))
         self.mixture_logits = self.add_weight(
-            name="mixture_logits", shape=(self.depth, self.bank_size), initializer="zeros"
+            name="mixture_logits",
+            shape=(self.depth, self.bank_size),
+            initializer="zeros",
+            autocast=False,
         )
         self.selection = self.add_weight(
             name="selection", shape=(), dtype="int32", initializer="zeros", trainable=False
         )
         self.temperature = self.add_weight(
-            name="temperature", shape=(), initializer="ones", trainable=False
+            name="temperature", shape=(), initializer="ones", trainable=False, autocast=False
         )
         self.built = True
 
@@ -135,7 +146,7 @@ class TaskPath(keras.layers.Layer):
         """``[depth]`` 1.0 for layers the program runs, 0.0 for IDENTITY padding."""
         return tf.cast(tf.not_equal(self.program, IDENTITY), tf.float32)
 
-    def mixture(self, training=False, sample_step=None):
+    def call(self, sample_step=None, training=False):
         """``[depth, K]`` weight of each block at each layer (rows of padded layers are 0).
 
         ``sample_step`` (an int scalar) seeds the ``sampled`` selection's
@@ -187,13 +198,14 @@ class TaskPath(keras.layers.Layer):
 
     def current_mixture(self) -> np.ndarray:
         """``[depth, K]`` in inference (the softmax for ``mixed``, one-hot otherwise)."""
-        return np.asarray(self.mixture())
+        return np.asarray(self(None))
 
     # -- parameters ------------------------------------------------------------
 
-    def kernel_deltas(self):
-        """The task's gated deltas of the bank's kernels, or None without gates."""
-        return None if self.gates is None else self.gates.kernel_deltas()
+    def kernel_deltas(self, mix):
+        """The task's gated deltas of the bank's kernels at a layer it runs
+        with mixture ``mix`` ``[K]``, or None without gates."""
+        return None if self.gates is None else self.gates(mix)
 
     def own_parameter_count(self) -> int:
         """Trainable values only this task uses: stem, normalisation, head, the
@@ -243,6 +255,5 @@ class TaskPath(keras.layers.Layer):
             program=self.current_program() if self.built else self.initial_program,
             gate_shapes=None if self.gates is None else self.gates.param_shapes,
             seed=self.seed,
-            precision=self.precision,
         )
         return config
