@@ -10,11 +10,11 @@ training examples and the same held-out validation examples (the last
 
 ``finetune``
   the root's copy per task, every weight the task runs trained (the
-  source's blocks cloned; ``compose.grow.transfer`` mode ``full``), for as
+  source's blocks cloned; ``compose.grow.task_transfer`` mode ``full``), for as
   many steps as the evolved task's kept lineage at ``s = 1``;
 ``head``
   the root's program and frozen blocks, the head, stem and their
-  normalisation trained (``compose.grow.transfer`` mode ``head``), same steps;
+  normalisation trained (``compose.grow.task_transfer`` mode ``head``), same steps;
 ``independent``
   a model of the root's shape for the task alone, from scratch, same steps.
 
@@ -53,7 +53,7 @@ from compose.core.model import ComposedModel  # noqa: E402
 from compose.files import read_json, write_json  # noqa: E402
 from compose.grow import EvolveOptions, GrowOptions, grow_system, transfer_task  # noqa: E402
 from compose.grow.system import split_for_growth, system_parameter_count  # noqa: E402
-from compose.grow.transfer import TransferOptions  # noqa: E402
+from compose.grow.task_transfer import TransferOptions  # noqa: E402
 from compose.recipes.joint import run_experiment  # noqa: E402
 from compose.seeds import derive_seed  # noqa: E402
 from compose.training import Supervised, Trainer, build_optimizer, evaluate  # noqa: E402

@@ -28,7 +28,7 @@ from compose.config import ExperimentConfig, override, parse_params_override, va
 from compose.config.experiments import named_config
 from compose.config.overrides import is_union, set_path
 from compose.errors import InvalidInputError, UserError
-from compose.files import read_json, write_json
+from compose.files import read_json
 
 USER_ERROR_STATUS = 2
 
@@ -128,13 +128,6 @@ def build_config(
         config = override(config, values)
     validate(config)
     return config
-
-
-def write_config(config: ExperimentConfig, directory: str) -> None:
-    """Writes ``directory/config.json`` (atomically); call it only after every
-    check of the run has passed."""
-    os.makedirs(directory, exist_ok=True)
-    write_json(os.path.join(directory, "config.json"), config.to_dict())
 
 
 def _field(path: str):

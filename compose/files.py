@@ -98,3 +98,10 @@ def earlier_entries(path: str, identity: dict, section: str) -> dict:
                 "output directory"
             )
     return earlier[section]
+
+
+def write_config(config, directory: str) -> None:
+    """Writes an ``ExperimentConfig`` as ``directory/config.json`` (atomically);
+    call it only after every check of the run has passed."""
+    os.makedirs(directory, exist_ok=True)
+    write_json(os.path.join(directory, "config.json"), config.to_dict())

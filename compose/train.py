@@ -23,10 +23,10 @@ import sys
 
 from absl import flags
 
-from compose.cli import build_config, define_field_flags, run_binary, write_config
+from compose.cli import build_config, define_field_flags, run_binary
 from compose.config import ExperimentConfig
 from compose.errors import InvalidInputError
-from compose.files import read_json
+from compose.files import read_json, write_config
 from tasks import default_data_dir, default_tfds_dir
 
 FLAGS = flags.FLAGS

@@ -1,7 +1,7 @@
 r"""Learns a new task over the frozen bank of a trained model dir, in one or more modes.
 
 For every mode (head, program, program_norm, gated, full; see
-:mod:`compose.grow.transfer`) the new task starts from ``--source_task`` and
+:mod:`compose.grow.task_transfer`) the new task starts from ``--source_task`` and
 trains alone; its test accuracy, the number of parameters it added and (in
 the program modes) the program chosen by closed-form search are printed, and
 ``OUTPUT_DIR/<mode>/model.keras`` holds the grown model (all old tasks plus
@@ -14,14 +14,10 @@ rewritten after each mode).  The model dir's own checkpoints are not changed.
       --data_dir=../shared/data --source_task=fashion_mnist --modes=head,program
 """
 
-import dataclasses
-import os
-
 from absl import flags
 
-from compose.cli import build_config, define_field_flags, run_binary, write_config
-from compose.errors import InvalidInputError
-from compose.grow.transfer import MODES
+from compose.cli import build_config, define_field_flags, run_binary
+from compose.grow.task_transfer import MODES
 
 FLAGS = flags.FLAGS
 flags.mark_flag_as_required("model_dir")
@@ -54,16 +50,9 @@ FLAG_FIELDS = define_field_flags(
 
 
 def main(argv):
-    from compose.core.program import format_program
-    from compose.files import check_writable, earlier_entries, save_model_atomically, write_json
-    from compose.grow.transfer import transfer_task
-    from compose.training.evaluate import evaluate
-    from compose.training.models import load_trained_model, trained_config
-    from tasks import get_task, load_task_data
+    from compose.recipes.new_task import run_transfer
+    from compose.training.models import trained_config
 
-    unknown = sorted(set(FLAGS.modes) - set(MODES))
-    if unknown:
-        raise InvalidInputError(f"unknown --modes {unknown}; choose from {', '.join(MODES)}")
     config = build_config(
         FLAGS,
         SECTIONS,
@@ -71,34 +60,9 @@ def main(argv):
         base=trained_config(FLAGS.model_dir),
         set_by_flags=SET_BY_FLAGS,
     )
-    model = load_trained_model(FLAGS.model_dir, config)
-    task = get_task(FLAGS.task)
-    source_task = FLAGS.source_task or model.task_names[0]
-    model.path(source_task)  # LookupError naming the model's tasks
-    train, test = load_task_data(task, config.data_dir, config.tfds_dir)
-    output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, "transfer", task.name)
-    check_writable(output_dir, "--output_dir")
-    report_path = os.path.join(output_dir, "transfer.json")
-    results = earlier_entries(report_path, {"task": task.name}, "modes")
-    write_config(config, output_dir)
-    for mode in FLAGS.modes:
-        options = dataclasses.replace(config.transfer, mode=mode)
-        print(f"{task.name} from {source_task}: {mode}, {options.steps} steps", flush=True)
-        grown, report = transfer_task(model, task.spec, train, source_task, options)
-        report["test_accuracy"] = evaluate(grown, {task.name: test})[task.name]["accuracy"]
-        print(
-            f"  test accuracy {report['test_accuracy']:.4f}, new parameters "
-            f"{report['new_params']}, program {format_program(report['program'])}"
-            f"{' (changed)' if report['program_changed'] else ''}, stem {report['stem']}, "
-            f"{report['wall_s']}s",
-            flush=True,
-        )
-        mode_dir = os.path.join(output_dir, mode)
-        os.makedirs(mode_dir, exist_ok=True)
-        save_model_atomically(grown, os.path.join(mode_dir, "model.keras"))
-        results[mode] = report
-        write_json(report_path, {"task": task.name, "modes": results})
-    print(f"wrote {report_path} and a model.keras per mode")
+    run_transfer(
+        config, FLAGS.model_dir, FLAGS.task, FLAGS.source_task, FLAGS.modes, FLAGS.output_dir
+    )
 
 
 def run():

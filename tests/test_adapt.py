@@ -12,7 +12,7 @@ from test_continual import logits, trained_two_task_model
 
 from compose import TaskSpec
 from compose.core.program import pad_program
-from compose.grow.adapt import (
+from compose.grow.domain_adaptation import (
     OBJECTIVES,
     AdaptOptions,
     UnsupervisedScorer,

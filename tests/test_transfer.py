@@ -12,7 +12,7 @@ from test_continual import logits, new_task_split, trained_two_task_model
 
 from compose import TaskSpec
 from compose.core.gates import GATE_INIT, BlockGates
-from compose.grow.transfer import MODES, TransferOptions, transfer_task
+from compose.grow.task_transfer import MODES, TransferOptions, transfer_task
 from compose.training import evaluate
 
 NEW = TaskSpec("halves", (7, 7, 1), 2)

@@ -282,7 +282,7 @@ class TrainConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TransferOptions:
-    """How a new task is learned over a frozen bank (:mod:`compose.grow.transfer`;
+    """How a new task is learned over a frozen bank (:mod:`compose.grow.task_transfer`;
     the tree's ``transfer`` section).  ``compose.transfer`` sets ``mode`` from
     ``--modes``, once per mode."""
 
@@ -328,7 +328,7 @@ class TransferOptions:
         check_section(self, "transfer")
 
     def checks(self):
-        from compose.grow.transfer import MODES
+        from compose.grow.task_transfer import MODES
         from compose.search.strategies import STRATEGIES
 
         return [
@@ -351,7 +351,7 @@ class TransferOptions:
 @dataclasses.dataclass(frozen=True)
 class AdaptOptions:
     """How a target domain's program is chosen (and its stem adapted):
-    :mod:`compose.grow.adapt`, the tree's ``adapt`` section.  ``compose.adapt``
+    :mod:`compose.grow.domain_adaptation`, the tree's ``adapt`` section.  ``compose.adapt``
     sets ``objective`` from ``--objectives``, once per objective."""
 
     objective: str = "moments"
@@ -371,7 +371,7 @@ class AdaptOptions:
         check_section(self, "adapt")
 
     def checks(self):
-        from compose.grow.adapt import OBJECTIVES
+        from compose.grow.domain_adaptation import OBJECTIVES
         from compose.search.strategies import STRATEGIES
 
         return [
@@ -472,7 +472,7 @@ class EvolveOptions:
     """Training examples the closed-form probe and the first heads are fitted on."""
     gate_sparsity: float = 0.3
     """Gated candidates: lambda of the L1 penalty on the gate scores (see
-    :class:`compose.grow.transfer.TransferOptions`)."""
+    :class:`compose.grow.task_transfer.TransferOptions`)."""
     seed: int = 0
 
     def __post_init__(self):

@@ -19,11 +19,9 @@ model dir's own checkpoints are not changed.
   python -m compose.grow --model_dir=runs/main --tasks=my_task --import=my_tasks
 """
 
-import os
-
 from absl import flags
 
-from compose.cli import build_config, define_field_flags, run_binary, write_config
+from compose.cli import build_config, define_field_flags, run_binary
 
 FLAGS = flags.FLAGS
 flags.mark_flag_as_required("model_dir")
@@ -58,38 +56,11 @@ FLAG_FIELDS = define_field_flags(
 
 
 def main(argv):
-    import tensorflow as tf
-
-    from compose.files import check_writable, lock_directory
-    from compose.grow.system import check_growth_dir, check_stream, grow_system, split_for_growth
-    from compose.training.models import load_trained_model, trained_config
-    from tasks import get_task, load_task_data
+    from compose.recipes.growth import run_growth
+    from compose.training.models import trained_config
 
     config = build_config(FLAGS, SECTIONS, FLAG_FIELDS, base=trained_config(FLAGS.model_dir))
-    options = config.grow
-    # Every candidate is a new model, so TensorFlow's retracing warnings say nothing.
-    tf.get_logger().setLevel("ERROR")
-    root = load_trained_model(FLAGS.model_dir, config)
-    tasks = [get_task(name) for name in FLAGS.tasks]
-    check_stream(root, [task.name for task in tasks])
-    stream = []
-    for task in tasks:
-        train, test = load_task_data(task, config.data_dir, config.tfds_dir)
-        split_for_growth(train, options, task.name, options.evolve.batch_size)
-        stream.append((task, train, test))
-    output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, "grow")
-    check_writable(output_dir, "--output_dir")
-    check_growth_dir(FLAGS.model_dir, [task.name for task in tasks], output_dir, options)
-    os.makedirs(output_dir, exist_ok=True)
-    lock_directory(output_dir)
-    write_config(config, output_dir)
-    records = grow_system(root, FLAGS.model_dir, stream, output_dir, options)
-    for record in records:
-        print(
-            f"{record['task']}: test {record['test_accuracy']:.4f}, added "
-            f"{record['added_params']}, system {record['system_params']}, {record['seconds']}s"
-        )
-    print(f"wrote {output_dir}/model.keras, grow.json and tasks/")
+    run_growth(config, FLAGS.model_dir, FLAGS.tasks, FLAGS.output_dir)
 
 
 def run():

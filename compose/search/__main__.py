@@ -19,13 +19,9 @@ The model dir's checkpoints are not changed.
   python -m compose.search --model_dir=runs/main --strategy=relaxed --relaxed_steps=300
 """
 
-import dataclasses
-import json
-import os
-
 from absl import flags
 
-from compose.cli import build_config, define_field_flags, run_binary, write_config
+from compose.cli import build_config, define_field_flags, run_binary
 
 FLAGS = flags.FLAGS
 flags.mark_flag_as_required("model_dir")
@@ -47,76 +43,11 @@ FLAG_FIELDS = define_field_flags(
 
 
 def main(argv):
-    from compose.core.program import format_program
-    from compose.files import check_writable, write_atomically, write_json
-    from compose.search import SearchSpace, search_program
-    from compose.training.evaluate import evaluate, evaluate_program
-    from compose.training.holdout import hold_out
-    from compose.training.models import load_trained_model, trained_config
-    from tasks import get_task, load_task_data
+    from compose.recipes.program_search import run_search
+    from compose.training.models import trained_config
 
     config = build_config(FLAGS, SECTIONS, FLAG_FIELDS, base=trained_config(FLAGS.model_dir))
-    options = config.search
-    model = load_trained_model(FLAGS.model_dir, config)
-    out_dir = os.path.join(FLAGS.model_dir, "search")
-    tasks = FLAGS.tasks or model.task_names
-    for task in tasks:
-        model.path(task)  # UnknownNameError naming the model's tasks
-    SearchSpace(model.bank_size, model.depth, options.min_length)  # its errors before writing
-    check_writable(out_dir, "--model_dir")
-    write_config(config, out_dir)
-    report, lines = {}, []
-    for task in tasks:
-        train, test = load_task_data(get_task(task), config.data_dir, config.tfds_dir)
-        held = hold_out(train, config.train, searching=True)
-        train, validation = held.train, held.search if held.validation is None else held.validation
-        print(
-            f"{task}: {options.strategy} search, budget {options.budget}, from "
-            f"{format_program(model.program(task))}",
-            flush=True,
-        )
-        best, log = search_program(
-            model,
-            task,
-            validation,
-            strategy=options.strategy,
-            budget=options.budget,
-            size_penalty=options.size_penalty,
-            seed=options.seed,
-            min_length=options.min_length,
-            train=train,
-            relaxed_options=options.relaxed,
-        )
-        # Test accuracies as compose.train reports them (one evaluation path):
-        # the model's own statistics for its program, re-estimated ones for another.
-        start_test = evaluate(model, {task: test}, config.train.eval_batch_size)[task]["accuracy"]
-        best_test = evaluate_program(
-            model, task, best.program, train.images, test, config.train.eval_batch_size
-        )["accuracy"]
-        print(
-            f"  best {format_program(best.program)}: validation {best.accuracy:.4f} "
-            f"(start {log[0].accuracy:.4f}), test {best_test:.4f} "
-            f"(start {start_test:.4f}), {len(log)} programs scored",
-            flush=True,
-        )
-        report[task] = {
-            "program": list(best.program),
-            "text": format_program(best.program),
-            "validation_accuracy": best.accuracy,
-            "test_accuracy": best_test,
-            "start_program": list(log[0].program),
-            "start_validation_accuracy": log[0].accuracy,
-            "start_test_accuracy": start_test,
-            "charged_params": best.charged_params,
-            "score": best.score,
-            "evaluations": len(log),
-        }
-        lines += [json.dumps({"task": task, **dataclasses.asdict(c)}) for c in log]
-    settings = dataclasses.asdict(options)
-    os.makedirs(out_dir, exist_ok=True)
-    write_json(os.path.join(out_dir, "programs.json"), {"search": settings, "programs": report})
-    write_atomically(os.path.join(out_dir, "candidates.jsonl"), "\n".join(lines) + "\n")
-    print(f"wrote {out_dir}/programs.json and candidates.jsonl")
+    run_search(config, FLAGS.model_dir, FLAGS.tasks)
 
 
 def run():

@@ -2,16 +2,16 @@ r"""Transfer to new tasks over a frozen bank: accuracy, new parameters and progr
 
 A bank is trained jointly on the default suite (Fashion-MNIST, UCI digits,
 animal silhouettes) as the main job does; each target task is then learned
-from a source task in every mode of :mod:`compose.grow.transfer` (head,
+from a source task in every mode of :mod:`compose.grow.task_transfer` (head,
 program, program_norm, gated, full), with the same steps, batch, learning
 rate and training examples.  ``program`` chooses its program by closed-form
 search, then a short race of finalists (``TransferOptions.race_fraction``),
 both judged on examples held out of the target's training split; test sets
 give only the final numbers.  ``new_params`` counts the values the target added
-(``compose.grow.transfer.new_parameter_count``); ``program_changed`` says
+(``compose.grow.task_transfer.new_parameter_count``); ``program_changed`` says
 whether the chosen program differs from the source's.
 
-  python -m benchmarks.transfer --quick --data_dir=../shared/data
+  python -m benchmarks.transfer_modes --quick --data_dir=../shared/data
 """
 
 import dataclasses
@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 
 from compose.config import ExperimentConfig  # noqa: E402
-from compose.grow.transfer import MODES, TransferOptions, transfer_task  # noqa: E402
+from compose.grow.task_transfer import MODES, TransferOptions, transfer_task  # noqa: E402
 from compose.recipes.joint import run_experiment  # noqa: E402
 from compose.training.evaluate import evaluate  # noqa: E402
 from tasks import default_data_dir, default_tfds_dir, get_task, load_task_data  # noqa: E402

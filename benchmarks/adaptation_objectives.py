@@ -9,13 +9,13 @@ of one source task.  Baselines from the same bank:
   target_statistics  the same with its normalisation statistics re-estimated
                      on target images (AdaBN); no program change.
 
-Then, for every objective of :mod:`compose.grow.adapt`, the target's program
+Then, for every objective of :mod:`compose.grow.domain_adaptation`, the target's program
 is chosen by discrete search scored without labels ("order only": nothing
 else changes but the statistics), and, with ``--stem_steps``, the stem also
 trains on the objective ("order+stem").  USPS labels are read only to
 evaluate; ``order_only`` is the default objective's result.
 
-  python -m benchmarks.adapt --quick --data_dir=../shared/data
+  python -m benchmarks.adaptation_objectives --quick --data_dir=../shared/data
 """
 
 import dataclasses
@@ -28,7 +28,7 @@ from absl import app, flags, logging  # noqa: E402
 
 from compose.config import ExperimentConfig  # noqa: E402
 from compose.core.statistics import refresh_statistics  # noqa: E402
-from compose.grow.adapt import OBJECTIVES, AdaptOptions, adapt_domain, copy_source_task  # noqa: E402
+from compose.grow.domain_adaptation import OBJECTIVES, AdaptOptions, adapt_domain, copy_source_task  # noqa: E402
 from compose.recipes.joint import run_experiment  # noqa: E402
 from compose.training.evaluate import evaluate  # noqa: E402
 from tasks import default_data_dir, default_tfds_dir, get_task, load_task_data  # noqa: E402
