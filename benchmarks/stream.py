@@ -229,19 +229,14 @@ def _head_charge(root, model, task):
 
 def independent_model(root, task, train, steps, evolve, seed):
     """``(model, parameters)``: the root's shape for ``task`` alone, trained from scratch."""
-    model = ComposedModel(
-        [task.spec],
-        block=root.block,
-        bank_size=root.bank_size,
-        depth=root.depth,
-        channels=root.channels,
-        resolution=root.resolution,
-        norm_placement=root.norm_placement,
-        head=root.head_kind,
+    shape = root.get_config()  # the root's shape and options, for this task alone
+    shape.update(
+        tasks=[task.spec],
         programs={task.name: root.program(root.task_names[0])},
+        gated_tasks=[],
         seed=derive_seed(seed, "independent", task.name),
-        precision=root.precision,
     )
+    model = ComposedModel.from_config(shape)
     variables = model.trainable_variables
     Trainer(
         model,

@@ -23,7 +23,9 @@ def write_json(path: str, value) -> None:
 
 
 def save_model_atomically(model, path: str) -> None:
-    """``model.save(path)`` through a temporary name renamed into place when complete."""
+    """``model.save(path)`` through a temporary name renamed into place when
+    complete (the directory is made if need be)."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     temporary = f"{path}.tmp-{os.getpid()}.keras"
     model.save(temporary)
     os.replace(temporary, path)

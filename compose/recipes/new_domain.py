@@ -91,9 +91,7 @@ def run_adaptation(
             f"{' (changed)' if report['program_changed'] else ''}, {report['wall_s']}s",
             flush=True,
         )
-        objective_dir = os.path.join(output_dir, objective)
-        os.makedirs(objective_dir, exist_ok=True)
-        save_model_atomically(adapted, os.path.join(objective_dir, "model.keras"))
+        save_model_atomically(adapted, os.path.join(output_dir, objective, "model.keras"))
         results[objective] = report
         write_json(report_path, {**identity, **baselines, "objectives": results})
     print(f"wrote {report_path} and a model.keras per objective")

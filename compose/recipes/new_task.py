@@ -68,9 +68,7 @@ def run_transfer(
             f"{report['wall_s']}s",
             flush=True,
         )
-        mode_dir = os.path.join(output_dir, mode)
-        os.makedirs(mode_dir, exist_ok=True)
-        save_model_atomically(grown, os.path.join(mode_dir, "model.keras"))
+        save_model_atomically(grown, os.path.join(output_dir, mode, "model.keras"))
         results[mode] = report
         write_json(report_path, {"task": task.name, "modes": results})
     print(f"wrote {report_path} and a model.keras per mode")
