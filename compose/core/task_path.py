@@ -41,6 +41,9 @@ class TaskPath(keras.layers.Layer):
     are variables too.  A call returns the ``[depth, K]`` mixture the bank's
     layers run (float32 whatever the compute dtype).
 
+    Its shape and options have no defaults of its own: :class:`compose.ComposedModel`
+    passes its own.
+
     Args:
       spec: the task's :class:`TaskSpec` (or its dict form).
       bank_size, depth, channels, resolution: the model's shape.
@@ -65,8 +68,8 @@ class TaskPath(keras.layers.Layer):
         channels,
         resolution,
         norm_sites,
-        norm_placement="task_layer",
-        head="linear",
+        norm_placement,
+        head,
         program=None,
         gate_shapes=None,
         seed=0,
