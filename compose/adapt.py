@@ -18,6 +18,7 @@ checkpoints are not changed.
 from absl import flags
 
 from compose.cli import build_config, define_field_flags, run_binary
+from compose.config.checks import check_choices
 from compose.grow.domain_adaptation import OBJECTIVES
 
 FLAGS = flags.FLAGS
@@ -42,6 +43,7 @@ def main(argv):
     from compose.recipes.new_domain import run_adaptation
     from compose.training.models import trained_config
 
+    check_choices("objectives", FLAGS.objectives, OBJECTIVES)  # before the model dir is read
     config = build_config(
         FLAGS,
         SECTIONS,

@@ -17,6 +17,7 @@ rewritten after each mode).  The model dir's own checkpoints are not changed.
 from absl import flags
 
 from compose.cli import build_config, define_field_flags, run_binary
+from compose.config.checks import check_choices
 from compose.grow.task_transfer import MODES
 
 FLAGS = flags.FLAGS
@@ -53,6 +54,7 @@ def main(argv):
     from compose.recipes.new_task import run_transfer
     from compose.training.models import trained_config
 
+    check_choices("modes", FLAGS.modes, MODES)  # before the model dir is read
     config = build_config(
         FLAGS,
         SECTIONS,

@@ -27,3 +27,11 @@ def check_section(section, path: str) -> None:
         if not ok:
             name = f"{path}.{field}" if path else field
             raise InvalidInputError(f"invalid config: {name} {message}")
+
+
+def check_choices(flag: str, values, choices) -> None:
+    """Raises InvalidInputError naming the unknown ones among ``values``, the
+    items of the list flag ``--flag`` (``--modes``, ``--objectives``)."""
+    unknown = sorted(set(values) - set(choices))
+    if unknown:
+        raise InvalidInputError(f"unknown --{flag} {unknown}; choose from {', '.join(choices)}")

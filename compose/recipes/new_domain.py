@@ -14,9 +14,9 @@ import dataclasses
 import os
 
 from compose.config import ExperimentConfig
+from compose.config.checks import check_choices
 from compose.core.program import format_program
 from compose.core.statistics import refresh_statistics
-from compose.errors import InvalidInputError
 from compose.files import (
     check_writable,
     earlier_entries,
@@ -45,11 +45,7 @@ def run_adaptation(
     Everything is checked (objectives, tasks, data, output dir) before anything
     is written; ``output_dir`` defaults to ``MODEL_DIR/adapt/TARGET``.
     """
-    unknown = sorted(set(objectives) - set(OBJECTIVES))
-    if unknown:
-        raise InvalidInputError(
-            f"unknown --objectives {unknown}; choose from {', '.join(OBJECTIVES)}"
-        )
+    check_choices("objectives", objectives, OBJECTIVES)
     model = load_trained_model(model_dir, config)
     source_task = source_task or model.task_names[0]
     model.path(source_task)  # LookupError naming the model's tasks

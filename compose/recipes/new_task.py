@@ -13,8 +13,8 @@ import dataclasses
 import os
 
 from compose.config import ExperimentConfig
+from compose.config.checks import check_choices
 from compose.core.program import format_program
-from compose.errors import InvalidInputError
 from compose.files import (
     check_writable,
     earlier_entries,
@@ -43,9 +43,7 @@ def run_transfer(
     Everything is checked (modes, tasks, data, output dir) before anything is
     written; ``output_dir`` defaults to ``MODEL_DIR/transfer/TASK``.
     """
-    unknown = sorted(set(modes) - set(MODES))
-    if unknown:
-        raise InvalidInputError(f"unknown --modes {unknown}; choose from {', '.join(MODES)}")
+    check_choices("modes", modes, MODES)
     model = load_trained_model(model_dir, config)
     task = get_task(task_name)
     source_task = source_task or model.task_names[0]
