@@ -24,7 +24,10 @@ from tasks import get_task, load_task_data
 
 def run_search(config: ExperimentConfig, model_dir: str, tasks=None) -> dict:
     """Searches a program for each of ``tasks`` (default: every task of the
-    model); returns ``{task: report}``, as ``programs.json`` holds it."""
+    model); returns ``{task: report}``, as ``programs.json`` holds it.
+
+    Tasks, search space, data and the output dir are checked before anything
+    is written."""
     options = config.search
     model = load_trained_model(model_dir, config)
     out_dir = os.path.join(model_dir, "search")
@@ -32,11 +35,13 @@ def run_search(config: ExperimentConfig, model_dir: str, tasks=None) -> dict:
     for task in tasks:
         model.path(task)  # UnknownNameError naming the model's tasks
     SearchSpace(model.bank_size, model.depth, options.min_length)  # its errors before writing
+    # Every task's data is read (and its errors raised) before anything is written.
+    data = {t: load_task_data(get_task(t), config.data_dir, config.tfds_dir) for t in tasks}
     check_writable(out_dir, "--model_dir")
     write_config(config, out_dir)
     report, lines = {}, []
     for task in tasks:
-        train, test = load_task_data(get_task(task), config.data_dir, config.tfds_dir)
+        train, test = data[task]
         held = hold_out(train, config.train, searching=True)
         train, validation = held.train, held.search if held.validation is None else held.validation
         print(
@@ -82,7 +87,6 @@ def run_search(config: ExperimentConfig, model_dir: str, tasks=None) -> dict:
         }
         lines += [json.dumps({"task": task, **dataclasses.asdict(c)}) for c in log]
     settings = dataclasses.asdict(options)
-    os.makedirs(out_dir, exist_ok=True)
     write_json(os.path.join(out_dir, "programs.json"), {"search": settings, "programs": report})
     write_atomically(os.path.join(out_dir, "candidates.jsonl"), "\n".join(lines) + "\n")
     print(f"wrote {out_dir}/programs.json and candidates.jsonl")
