@@ -1,0 +1,110 @@
+r"""Which size penalty ``s`` keeps a grown system within a size, from runs already made.
+
+A grown system's record (``grow.json`` of :func:`compose.grow.grow_system`)
+keeps every candidate each task trained, with its held-out accuracy and its
+score ``accuracy * s ** (charged / base)``.  When the run's ``s`` is below 1
+the score carries each candidate's size exponent ``charged / base``, so the
+same candidates can be re-ranked under any other ``s'``: per task the one of
+highest ``accuracy * s' ** exponent`` is what ``s'`` would have kept.  This
+prints, for every ``s'``, the system's size over the root and its mean
+held-out accuracy, and picks the largest ``s'`` whose median size over the
+given runs is within ``--max_ratio``.  Only held-out accuracies and parameter
+counts are read, never a test figure, so the pick may choose the penalty of
+a benchmark's next run.
+
+It is an estimate: a smaller ``s`` also steers the search (mutations start
+from the parents it ranks first), so the run at ``s'`` trains other
+candidates.  ``benchmarks.stream --small_penalty`` then measures it.
+
+  python -m benchmarks.penalty_sweep \
+    --grown=runs/stream/seed0/evolved_s0.9,runs/stream/seed1/evolved_s0.9
+"""
+
+import json
+import math
+import os
+import statistics
+
+from absl import flags
+
+from compose.cli import run_binary
+from compose.errors import InvalidInputError, MissingFileError
+from compose.files import read_json
+
+flags.DEFINE_list("grown", None, "Output dirs of grown systems, each grown at one s < 1.")
+flags.DEFINE_list("penalties", ["0.9", "0.8", "0.7", "0.6", "0.5", "0.4"], "The s' to re-rank at.")
+flags.DEFINE_float("max_ratio", 3.0, "The size aim: the system after the stream over the root.")
+flags.mark_flag_as_required("grown")
+FLAGS = flags.FLAGS
+
+
+def size_exponents(record) -> list[float]:
+    """``charged / base`` of every candidate of one task, read from its score.
+
+    Raises:
+      InvalidInputError: the run was grown at ``s = 1``, whose scores carry no size.
+    """
+    penalty = record["size_penalty"]
+    if not 0.0 < penalty < 1.0:
+        raise InvalidInputError(
+            f"penalty_sweep: the system was grown at s = {penalty}; only a run at s < 1 "
+            "records the candidates' size in their scores"
+        )
+    return [
+        math.log(c["score"] / c["accuracy"]) / math.log(penalty) if c["accuracy"] > 0 else 0.0
+        for c in record["candidates"]
+    ]
+
+
+def rerank(summary, penalty) -> dict:
+    """What a system grown as ``summary`` (its ``grow.json``) would keep at ``penalty``."""
+    tasks = summary["tasks"]
+    root = tasks[0]["system_params"] - tasks[0]["added_params"]
+    added, accuracies = 0, []
+    for task in tasks:
+        record = {**task, "size_penalty": summary["options"]["evolve"]["size_penalty"]}
+        exponents = size_exponents(record)
+        kept = max(
+            zip(record["candidates"], exponents, strict=True),
+            key=lambda pair: pair[0]["accuracy"] * penalty ** pair[1],
+        )[0]
+        added += kept["added_params"]
+        accuracies.append(kept["accuracy"])
+    return {
+        "total_params_ratio": round((root + added) / root, 4),
+        "validation_mean": round(statistics.fmean(accuracies), 4),
+    }
+
+
+def main(argv):
+    del argv
+    summaries = {}
+    for path in FLAGS.grown:
+        summary_path = os.path.join(path, "grow.json")
+        if not os.path.exists(summary_path):
+            raise MissingFileError(f"--grown: {path} holds no grow.json (not a grown system's dir)")
+        summaries[path] = read_json(summary_path, "grown system")
+    rows = []
+    for penalty in sorted({float(p) for p in FLAGS.penalties}, reverse=True):
+        if not 0.0 < penalty <= 1.0:
+            raise InvalidInputError(f"--penalties: {penalty} is outside (0, 1]")
+        runs = {path: rerank(summary, penalty) for path, summary in summaries.items()}
+        rows.append(
+            {
+                "s": penalty,
+                "median_total_params_ratio": statistics.median(
+                    r["total_params_ratio"] for r in runs.values()
+                ),
+                "median_validation_mean": statistics.median(
+                    r["validation_mean"] for r in runs.values()
+                ),
+                "runs": runs,
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    within = [r["s"] for r in rows if r["median_total_params_ratio"] <= FLAGS.max_ratio]
+    print(json.dumps({"max_ratio": FLAGS.max_ratio, "chosen_s": max(within, default=None)}))
+
+
+if __name__ == "__main__":
+    run_binary(main)
