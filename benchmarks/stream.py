@@ -328,7 +328,7 @@ def plot(run, names, path):
             marker="*",
             s=220,
             edgecolors="black",
-            label=f"{method} (star: mean)",
+            label=f"{_label(method)} (star: mean)",
         )
     left.set_xscale("log")
     left.set_xlabel("parameters charged to the task")
@@ -349,7 +349,7 @@ def plot(run, names, path):
             [1.0] + [size / root for size in sizes],
             marker="o" if method in grown else ".",
             color=_color(method),
-            label=method,
+            label=_label(method),
         )
     right.set_xlabel("tasks added")
     right.set_ylabel("system parameters / root's")
@@ -357,6 +357,11 @@ def plot(run, names, path):
     right.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
+
+
+def _label(method):
+    """The method's name, with the s of the system grown at s < 1."""
+    return f"{method}, s = {FLAGS.small_penalty:g}" if method == "evolved_small" else method
 
 
 def _color(method):
