@@ -12,9 +12,12 @@ given runs is within ``--max_ratio``.  Only held-out accuracies and parameter
 counts are read, never a test figure, so the pick may choose the penalty of
 a benchmark's next run.
 
-It is an estimate: a smaller ``s`` also steers the search (mutations start
-from the parents it ranks first), so the run at ``s'`` trains other
-candidates.  ``benchmarks.stream --small_penalty`` then measures it.
+It is an estimate, and on the stream a poor one: a smaller ``s`` also
+steers the search (mutations start from the parents it ranks first), so the
+run at ``s'`` trains other candidates.  From the stream's three s = 0.9 runs
+it estimated 2.87x, 2.86x and 3.61x for s = 0.6; ``benchmarks.stream
+--small_penalty=0.6`` grew 4.82x, 3.57x and 3.09x (docs/growing.md).
+Measure a pick before relying on it.
 
   python -m benchmarks.penalty_sweep \
     --grown=runs/stream/seed0/evolved_s0.9,runs/stream/seed1/evolved_s0.9
