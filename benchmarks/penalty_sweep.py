@@ -31,7 +31,7 @@ import statistics
 from absl import flags
 
 from compose.cli import run_binary
-from compose.errors import InvalidInputError, MissingFileError
+from compose.errors import InvalidInputError
 from compose.files import read_json
 
 flags.DEFINE_list("grown", None, "Output dirs of grown systems, each grown at one s < 1.")
@@ -41,56 +41,49 @@ flags.mark_flag_as_required("grown")
 FLAGS = flags.FLAGS
 
 
-def size_exponents(record) -> list[float]:
-    """``charged / base`` of every candidate of one task, read from its score.
+def rerank(summary, penalty) -> dict:
+    """What a system grown as ``summary`` (its ``grow.json``) would keep at ``penalty``.
+
+    Each candidate's size exponent ``charged / base`` is read back from its
+    score at the run's ``s``: ``log(score / accuracy) / log(s)``.
 
     Raises:
       InvalidInputError: the run was grown at ``s = 1``, whose scores carry no size.
     """
-    penalty = record["size_penalty"]
-    if not 0.0 < penalty < 1.0:
+    run_penalty = summary["options"]["evolve"]["size_penalty"]
+    if not 0.0 < run_penalty < 1.0:
         raise InvalidInputError(
-            f"penalty_sweep: the system was grown at s = {penalty}; only a run at s < 1 "
+            f"penalty_sweep: the system was grown at s = {run_penalty}; only a run at s < 1 "
             "records the candidates' size in their scores"
         )
-    return [
-        math.log(c["score"] / c["accuracy"]) / math.log(penalty) if c["accuracy"] > 0 else 0.0
-        for c in record["candidates"]
-    ]
 
+    def rescored(candidate):
+        if candidate["accuracy"] == 0:
+            return 0.0
+        exponent = math.log(candidate["score"] / candidate["accuracy"]) / math.log(run_penalty)
+        return candidate["accuracy"] * penalty**exponent
 
-def rerank(summary, penalty) -> dict:
-    """What a system grown as ``summary`` (its ``grow.json``) would keep at ``penalty``."""
     tasks = summary["tasks"]
     root = tasks[0]["system_params"] - tasks[0]["added_params"]
-    added, accuracies = 0, []
-    for task in tasks:
-        record = {**task, "size_penalty": summary["options"]["evolve"]["size_penalty"]}
-        exponents = size_exponents(record)
-        kept = max(
-            zip(record["candidates"], exponents, strict=True),
-            key=lambda pair: pair[0]["accuracy"] * penalty ** pair[1],
-        )[0]
-        added += kept["added_params"]
-        accuracies.append(kept["accuracy"])
+    kept = [max(task["candidates"], key=rescored) for task in tasks]
     return {
-        "total_params_ratio": round((root + added) / root, 4),
-        "validation_mean": round(statistics.fmean(accuracies), 4),
+        "total_params_ratio": round((root + sum(c["added_params"] for c in kept)) / root, 4),
+        "validation_mean": round(statistics.fmean(c["accuracy"] for c in kept), 4),
     }
 
 
 def main(argv):
     del argv
-    summaries = {}
-    for path in FLAGS.grown:
-        summary_path = os.path.join(path, "grow.json")
-        if not os.path.exists(summary_path):
-            raise MissingFileError(f"--grown: {path} holds no grow.json (not a grown system's dir)")
-        summaries[path] = read_json(summary_path, "grown system")
+    penalties = sorted({float(p) for p in FLAGS.penalties}, reverse=True)
+    outside = [p for p in penalties if not 0.0 < p <= 1.0]
+    if outside:
+        raise InvalidInputError(f"--penalties: {outside} are outside (0, 1]")
+    summaries = {
+        path: read_json(os.path.join(path, "grow.json"), "--grown system's record")
+        for path in FLAGS.grown
+    }
     rows = []
-    for penalty in sorted({float(p) for p in FLAGS.penalties}, reverse=True):
-        if not 0.0 < penalty <= 1.0:
-            raise InvalidInputError(f"--penalties: {penalty} is outside (0, 1]")
+    for penalty in penalties:
         runs = {path: rerank(summary, penalty) for path, summary in summaries.items()}
         rows.append(
             {

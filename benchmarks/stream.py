@@ -69,7 +69,7 @@ flags.DEFINE_float(
     "small_penalty",
     0.9,
     "The s < 1 of the second grown system (0.9: at the default model a clone must gain about "
-    "1.3%; s = 0.6 measured 3.6x the root and 0.7939, against 4.6x and 0.8259).",
+    "1.3%; docs/growing.md measures s = 0.6 too).",
 )
 flags.DEFINE_integer("budget", None, "Candidates per task (default EvolveOptions; --quick 4).")
 flags.DEFINE_integer("steps", None, "First-generation steps (default EvolveOptions; --quick 30).")
