@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from compose.seeds import derive_seed
+from compose.tracing import per_model_function
 
 STATISTICS_IMAGES = 2048
 """Images of one statistics pass (fewer when the task has fewer)."""
@@ -35,6 +36,8 @@ def refresh_statistics(model, task, images, count=STATISTICS_IMAGES, seed=0) -> 
     _statistics_pass(model, task, batch)
 
 
-@tf.function(reduce_retracing=True)
-def _statistics_pass(model, task, batch):
+def _refresh(model, task, batch):
     model.forward({task: batch}, statistics="refresh")
+
+
+_statistics_pass = per_model_function(_refresh, reduce_retracing=True)

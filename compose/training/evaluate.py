@@ -4,6 +4,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from compose.tracing import per_model_function
+
 
 def evaluate(model, splits, batch_size=500, max_examples=None) -> dict[str, dict[str, float]]:
     """Accuracy and mean cross-entropy of every task of ``splits`` ``{task: Split}``.
@@ -50,9 +52,11 @@ def evaluate_program(model, task, program, train_images, split, batch_size=500) 
             variable.assign(value)
 
 
-@tf.function
-def _correct_and_loss(model, task, images, labels):
+def _correct_and_loss_of(model, task, images, labels):
     logits = model.call_task(task, images, training=False)
     correct = tf.equal(tf.argmax(logits, -1, output_type=labels.dtype), labels)
     loss = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
     return correct, loss
+
+
+_correct_and_loss = per_model_function(_correct_and_loss_of)

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from compose.errors import InvalidInputError
+from compose.tracing import released_custom_gradients
 from compose.training.checkpoints import checkpoint_of, checkpoint_paths, restore_newest_readable
 from compose.training.inputs import make_dataset_fn
 
@@ -123,6 +124,11 @@ class Trainer:
         that has not yet stepped (Adam, RMSprop, SGD+momentum), a gradient that
         was always zero moves nothing: those blocks stay bit-identical.
     """
+
+    release_traced_gradients = True
+    """Free each traced loop's graph with its trainer
+    (:mod:`compose.tracing`); False keeps TensorFlow's leak, which
+    only ``benchmarks.training_memory`` wants, to measure it."""
 
     def __init__(
         self,
@@ -305,7 +311,8 @@ class Trainer:
                 before_loop(step)
             for metric in self.metrics.values():
                 metric.reset_state()
-            loop(iterator, tf.constant(count))
+            with released_custom_gradients(self.release_traced_gradients):
+                loop(iterator, tf.constant(count))
             means = {name: float(metric.result()) for name, metric in self.metrics.items()}
             step += count
             loss = sum(v for k, v in means.items() if not k.startswith("accuracy/"))
