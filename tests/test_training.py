@@ -31,6 +31,7 @@ def make_trainer(
     mixture_entropy_weight=0.0,
     fuse_tasks=False,
     task_batch_sizes=None,
+    optimizer="adam",
 ):
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
@@ -43,7 +44,7 @@ def make_trainer(
             seed=init_seed,
             fuse_tasks=fuse_tasks,
         )
-        optimizer = build_optimizer("adam", 1e-2, model.trainable_variables)
+        optimizer = build_optimizer(optimizer, 1e-2, model.trainable_variables)
     names = [spec.name for spec in SPECS]
     objectives = [Supervised(name) for name in names]
     if mixture_entropy_weight:
@@ -153,19 +154,20 @@ def test_missing_training_data_is_refused():
 
 def test_step_compiles_with_xla_and_follows_the_uncompiled_step():
     """The TPU proxy: static shapes, no Python-side dynamism in the step."""
-    plain = make_trainer()
+    # SGD: its update is linear in the gradient.  Adam divides by the gradient's
+    # size, so XLA's reordered float sums on a near-zero gradient moved a weight
+    # by 0.004 (Xeon with AMX), which is Adam's conditioning, not the step's.
+    plain = make_trainer(optimizer="sgd")
     plain.train(6, verbose=False)
-    compiled = make_trainer(jit_compile=True)
+    compiled = make_trainer(jit_compile=True, optimizer="sgd")
     compiled.train(6, verbose=False)
     step = compiled.replica_step()
     assert step.experimental_get_tracing_count() == 1
     batch = {t: (s.images[:8], s.labels[:8]) for t, s in learnable_splits().items()}
     hlo = step.experimental_get_compiler_ir(batch, tf.constant(0, tf.int64))(stage="hlo")
     assert "HloModule" in hlo
-    # XLA fuses and reorders float sums; Adam turns tiny gradient differences on
-    # near-zero weights into step-sized ones, hence the 2-replica test's tolerance.
     for expected, got in zip(weights(plain.model), weights(compiled.model), strict=True):
-        np.testing.assert_allclose(got, expected, atol=2e-3)
+        np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
 def test_xla_is_off_by_default_on_cpu():
