@@ -15,6 +15,9 @@ and reports the process's resident memory after each round, twice:
 The released arm runs first, so the kept arm's leak cannot inflate it.  The
 figure is the growth per candidate over the rounds after the first (which
 holds one-off allocations), with the live ``FuncGraph`` count, which is exact.
+``same_accuracies`` says whether every round of both arms trained candidates
+of the same validation accuracies: releasing changes no result, and nothing
+a round leaves behind changes the next.
 
   python -m benchmarks.training_memory
   python -m benchmarks.training_memory --quick
@@ -27,6 +30,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 from benchmarks.reference import matmul_gflop_s  # noqa: E402
@@ -68,10 +72,11 @@ def live_graphs() -> int:
 def run_arm(release, root, spec, train, validation, options, rounds) -> dict:
     """Evolves ``spec`` ``rounds`` times; memory after each round."""
     Trainer.release_traced_gradients = release
-    rss, graphs = [], []
+    rss, graphs, accuracies = [], [], []
     for _ in range(rounds):
         starts, _ = first_generation(root, spec, train, validation, options, verbose=False)
-        evolve_task(root, spec, train, validation, starts, options, verbose=False)
+        _, _, log = evolve_task(root, spec, train, validation, starts, options, verbose=False)
+        accuracies.append([candidate.accuracy for candidate in log])
         graphs.append(live_graphs())
         rss.append(round(resident_mb(), 1))
         print(f"  {'released' if release else 'kept'}: {rss[-1]} MB, {graphs[-1]} graphs")
@@ -81,6 +86,7 @@ def run_arm(release, root, spec, train, validation, options, rounds) -> dict:
         "live_graphs": graphs,
         "mb_per_candidate": round((rss[-1] - rss[0]) / candidates, 2),
         "graphs_per_candidate": round((graphs[-1] - graphs[0]) / candidates, 2),
+        "accuracies": accuracies,
     }
 
 
@@ -92,6 +98,7 @@ def main(argv):
     budget = FLAGS.budget or (3 if FLAGS.quick else 5)
     if rounds < 2:
         raise app.UsageError("--rounds must be at least 2: growth is measured after the first")
+    tf.config.experimental.enable_op_determinism()  # as compose.grow runs
     data_dir = FLAGS.data_dir or default_data_dir()
     config = override(
         override(ExperimentConfig(), named_config("stream")),
@@ -117,6 +124,11 @@ def main(argv):
                 "kept_mb_per_candidate": kept["mb_per_candidate"],
                 "released_graphs_per_candidate": released["graphs_per_candidate"],
                 "kept_graphs_per_candidate": kept["graphs_per_candidate"],
+                "same_accuracies": all(
+                    round_ == released["accuracies"][0]
+                    for arm in arms.values()
+                    for round_ in arm["accuracies"]
+                ),
                 "rounds": rounds,
                 "budget": budget,
                 "processor": processor(),
