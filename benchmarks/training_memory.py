@@ -23,7 +23,6 @@ a round leaves behind changes the next.
   python -m benchmarks.training_memory --quick
 """
 
-import gc
 import json
 import os
 import time
@@ -41,6 +40,7 @@ from compose.grow.evolve import evolve_task, first_generation  # noqa: E402
 from compose.grow.system import split_for_growth  # noqa: E402
 from compose.recipes.joint import run_experiment  # noqa: E402
 from compose.run_log import processor  # noqa: E402
+from compose.tracing import live_graph_count  # noqa: E402
 from compose.training import Trainer  # noqa: E402
 from tasks import default_data_dir, default_tfds_dir, get_task, load_task_data  # noqa: E402
 
@@ -50,7 +50,6 @@ flags.DEFINE_integer("rounds", None, "Evolutions of the task per arm (4; --quick
 flags.DEFINE_integer("budget", None, "Candidates per round (5; --quick 3).")
 FLAGS = flags.FLAGS
 
-ROOT_TASK = "fashion_mnist"
 GROWN_TASK = "uci_digits"
 
 
@@ -63,12 +62,6 @@ def resident_mb() -> float:
     raise OSError("no VmRSS in /proc/self/status")
 
 
-def live_graphs() -> int:
-    gc.collect()  # a dead model's weak-key entries go in this pass,
-    gc.collect()  # what they held in this one
-    return sum(type(o).__name__ == "FuncGraph" for o in gc.get_objects())
-
-
 def run_arm(release, root, spec, train, validation, options, rounds) -> dict:
     """Evolves ``spec`` ``rounds`` times; memory after each round."""
     Trainer.release_traced_gradients = release
@@ -77,7 +70,7 @@ def run_arm(release, root, spec, train, validation, options, rounds) -> dict:
         starts, _ = first_generation(root, spec, train, validation, options, verbose=False)
         _, _, log = evolve_task(root, spec, train, validation, starts, options, verbose=False)
         accuracies.append([candidate.accuracy for candidate in log])
-        graphs.append(live_graphs())
+        graphs.append(live_graph_count())
         rss.append(round(resident_mb(), 1))
         print(f"  {'released' if release else 'kept'}: {rss[-1]} MB, {graphs[-1]} graphs")
     candidates = (rounds - 1) * options.budget
@@ -104,7 +97,7 @@ def main(argv):
         override(ExperimentConfig(), named_config("stream")),
         {"data_dir": data_dir, "tfds_dir": default_tfds_dir(), "train": {"steps": 100}},
     )
-    print(f"root: {ROOT_TASK}, {config.train.steps} steps", flush=True)
+    print(f"root: {', '.join(config.tasks)}, {config.train.steps} steps", flush=True)
     root = run_experiment(config, model_dir=None, verbose=False)["model"]
     task = get_task(GROWN_TASK)
     train, _ = load_task_data(task, data_dir, default_tfds_dir())

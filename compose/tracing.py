@@ -22,6 +22,7 @@ graph with its trainer and changes no result.
 """
 
 import contextlib
+import gc
 import weakref
 
 import tensorflow as tf
@@ -63,3 +64,11 @@ def per_model_function(python_function, **function_options):
         return functions[model](model, *args)
 
     return call
+
+
+def live_graph_count() -> int:
+    """Traced graphs alive in this process, after collecting what is dead:
+    what a leak of traces shows as (tests and ``benchmarks.training_memory``)."""
+    gc.collect()  # a dead model's weak-key entries go in this pass,
+    gc.collect()  # the functions and graphs they held in this one
+    return sum(type(o).__name__ == "FuncGraph" for o in gc.get_objects())

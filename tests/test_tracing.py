@@ -1,23 +1,15 @@
 """Traced functions die with their model and trainer (compose.tracing)."""
 
-import gc
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from compose import ComposedModel, TaskSpec
-from compose.tracing import per_model_function
+from compose.tracing import live_graph_count, per_model_function
 from compose.training import Supervised, Trainer, build_optimizer
 from tasks import Split
 
 SPEC = TaskSpec("bars", (6, 6, 1), 2)
-
-
-def live_graphs() -> int:
-    gc.collect()  # a dead model's weak-key entry goes in this pass,
-    gc.collect()  # its function and graphs in this one
-    return sum(type(o).__name__ == "FuncGraph" for o in gc.get_objects())
 
 
 def tiny_model(seed=0):
@@ -46,11 +38,11 @@ def train_fresh_model(release, seed):
 @pytest.mark.parametrize("release, leaked_per_model", [(True, 0), (False, 1)])
 def test_a_trained_loop_graph_dies_with_its_trainer_only_when_released(release, leaked_per_model):
     train_fresh_model(release, seed=0)  # first use: TF's own one-off graphs
-    before = live_graphs()
+    before = live_graph_count()
     for seed in (1, 2):
         train_fresh_model(release, seed)
     # TF keeps each loop's graph (one per model) unless its custom gradient is dropped.
-    assert live_graphs() - before == 2 * leaked_per_model
+    assert live_graph_count() - before == 2 * leaked_per_model
 
 
 def test_per_model_function_traces_once_per_model_and_frees_with_it():
@@ -66,11 +58,11 @@ def test_per_model_function_traces_once_per_model_and_frees_with_it():
     first = run(model, images)
     np.testing.assert_array_equal(run(model, images), first)  # the same trace, reused
     assert len(calls) == 1
-    before = live_graphs()
+    before = live_graph_count()
     del model, calls[:], first
-    assert live_graphs() == before - 1  # the model's trace went with it
+    assert live_graph_count() == before - 1  # the model's trace went with it
     module_level = tf.function(forward)
     other = tiny_model(seed=1)
     module_level(other, images)
     del other
-    assert live_graphs() == before  # a shared tf.function keeps a dead model's trace
+    assert live_graph_count() == before  # a shared tf.function keeps a dead model's trace
