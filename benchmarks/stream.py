@@ -237,6 +237,7 @@ def independent_model(root, task, train, steps, evolve, seed):
         tasks=[task.spec],
         programs={task.name: root.program(root.task_names[0])},
         gated_tasks=[],
+        gate_ranks={},
         seed=derive_seed(seed, "independent", task.name),
     )
     model = ComposedModel.from_config(shape)

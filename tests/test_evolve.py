@@ -11,6 +11,7 @@ from compose import TaskSpec
 from compose.core.gates import GATE_INIT
 from compose.grow.continual import add_task
 from compose.grow.evolve import (
+    GATE_RANKS,
     LEARNING_RATES,
     EvolveOptions,
     Genome,
@@ -38,7 +39,17 @@ def test_mutations_stay_valid_and_drop_clones_no_layer_runs():
         ), "every clone is run by some layer"
         assert all(0 <= parent < 3 for _, parent in genome.clones)
         assert genome.learning_rate in LEARNING_RATES and genome.steps in (10, 20, 40)
-    assert kinds == {"replace", "insert", "remove", "clone", "learning_rate", "steps", "gates"}
+        assert genome.gate_rank in GATE_RANKS
+    assert kinds == {
+        "replace",
+        "insert",
+        "remove",
+        "clone",
+        "learning_rate",
+        "steps",
+        "gates",
+        "gate_rank",
+    }
 
 
 def test_a_clone_mutation_gives_the_layer_a_new_entry_of_the_same_block():
@@ -72,8 +83,9 @@ def test_the_first_generation_seeds_programs_head_only_gated_and_clones():
     assert closest == max(report["closed_form_accuracy"], key=report["closed_form_accuracy"].get)
     program = tuple(old.program(closest))
     genomes = {(s.origin, s.stem_from): s.genome for s in starts}
-    assert genomes[(f"{closest}'s program", closest)] == Genome(program, steps=10)
-    assert genomes[(f"{closest}'s program, gated", closest)].gated
+    assert genomes[(f"{closest}'s program", closest)] == Genome(program, steps=10, gate_rank=4)
+    gated = genomes[(f"{closest}'s program, gated", closest)]
+    assert gated.gated and gated.gate_rank == options.gate_rank == 4
     cloned = genomes[(f"{closest}'s program, cloned", closest)]
     assert (cloned.program, cloned.clones) == full_clones(program, old.bank_size)
     other = "dots" if closest == "bars" else "bars"
@@ -88,7 +100,7 @@ def test_evolution_trains_candidates_keeps_old_tasks_and_charges_clones_in_full(
     options = EvolveOptions(budget=7, steps=16, batch_size=16, max_clones=1, seed=3)
     starts = [
         Start(Genome((0, 1), steps=16), "root", "bars"),
-        Start(Genome((0, 1), steps=16, gated=True), "gated", "bars"),
+        Start(Genome((0, 1), steps=16, gated=True, gate_rank=2), "gated", "bars"),
     ]
     best_model, best, log = evolve_task(
         old, NEW, new_task_split(), new_task_split(32), starts, options, verbose=False
@@ -165,3 +177,28 @@ def test_a_child_with_another_clone_keeps_its_parents_gates_per_bank_entry():
         np.testing.assert_array_equal(mine[:3], theirs[:3])
         np.testing.assert_array_equal(mine[4], theirs[3])  # clone 5 moved to the second row
         np.testing.assert_array_equal(mine[3], np.zeros_like(mine[3]))  # the new clone: closed
+
+
+def test_a_child_at_another_rank_starts_from_its_parents_deltas():
+    """A rank mutation refactors the parent's trained deltas: exactly where the
+    child's rank holds them, the child's spare directions left as initialised
+    (a zero right factor, a random left one) so they can still learn."""
+    old = trained_two_task_model()
+    parent = Genome((0, 1), steps=16, gated=True, gate_rank=1)
+    trained = trained_alone(old, parent)
+    expected = trained.path("halves").gates.full_deltas()
+    assert all(np.abs(delta).max() > 1e-4 for delta in expected), "deltas trained"
+    weights = _Trained(trained, "halves", parent, old.bank_size)
+    for rank in (2, None):
+        child = dataclasses.replace(parent, gate_rank=rank)
+        grown = add_task(old, NEW, child.program, gated=True, gate_rank=rank, seed=9)
+        gates = grown.path("halves").gates
+        initial_left = np.array(gates.factors[0][0])
+        weights.give_to(grown, "halves", child, old.bank_size)
+        for delta, parent_delta in zip(gates.full_deltas(), expected, strict=True):
+            np.testing.assert_allclose(delta, parent_delta, atol=1e-6)
+        np.testing.assert_array_equal(gates.scores, trained.path("halves").gates.scores)
+        if rank == 2:  # the expand kernel, 4 x 24, is factored at rank 2
+            left = np.asarray(gates.factors[0][0])
+            np.testing.assert_array_equal(left[..., 1], initial_left[..., 1])
+            assert not np.array_equal(left[..., 0], initial_left[..., 0])

@@ -121,7 +121,7 @@ def test_gates_switch_deltas_and_pass_gradients_straight_to_the_scores():
     gates = BlockGates({"w": (2, 2)}, bank_size=3)
     gates.build()
     np.testing.assert_allclose(np.asarray(gates.scores), [GATE_INIT] * 3)
-    gates.deltas[0].assign(np.ones((3, 2, 2), np.float32))
+    gates.factors[0][0].assign(np.ones((3, 2, 2), np.float32))  # full deltas: one factor
     gates.scores.assign([0.2, 0.05, 0.1])
     with tf.GradientTape() as tape:
         # A one-hot mixture runs one block: its gated delta alone.
@@ -141,7 +141,7 @@ def test_a_new_gated_task_starts_exactly_on_the_shared_blocks():
     path = grown.path("halves")
     images = tf.constant(new_task_split().images[:8])
     with_gates = grown.call_task("halves", images).numpy()
-    for delta in path.gates.deltas:
+    for (delta,) in path.gates.factors:
         delta.assign(tf.zeros_like(delta) + 1.0)
     path.gates.scores.assign(tf.zeros_like(path.gates.scores))  # all closed
     np.testing.assert_allclose(grown.call_task("halves", images).numpy(), with_gates, atol=1e-4)

@@ -473,13 +473,16 @@ class EvolveOptions:
     gate_sparsity: float = 0.3
     """Gated candidates: lambda of the L1 penalty on the gate scores (see
     :class:`compose.grow.task_transfer.TransferOptions`)."""
+    gate_rank: int | None = 4
+    """The first gated candidate's delta rank (a value of ``GATE_RANKS``; None:
+    full deltas, TAPS); mutations move it."""
     seed: int = 0
 
     def __post_init__(self):
         check_section(self, "grow.evolve")
 
     def checks(self):
-        from compose.grow.evolve import LEARNING_RATES
+        from compose.grow.evolve import GATE_RANKS, LEARNING_RATES
 
         return [
             ("budget", at_least(self.budget, 1)),
@@ -501,6 +504,7 @@ class EvolveOptions:
             ("task_starts", at_least(self.task_starts, 0)),
             ("fit_examples", at_least(self.fit_examples, 1)),
             ("gate_sparsity", at_least(self.gate_sparsity, 0)),
+            ("gate_rank", one_of(self.gate_rank, GATE_RANKS)),
         ]
 
     def step_choices(self) -> tuple[int, ...]:

@@ -56,6 +56,9 @@ class ComposedModel(keras.Model):
       programs: optional ``{task: [block indices]}``; default ``0, 1, ..`` cycling the bank.
       gated_tasks: tasks that own gated deltas of the bank's blocks
         (:mod:`compose.core.gates`, the "gated" transfer mode).
+      gate_ranks: ``{gated task: rank}`` of the tasks whose deltas are
+        low-rank products (:class:`compose.core.gates.BlockGates`); the other
+        gated tasks own full deltas.
       seed: every initialiser's seed derives from it (:mod:`compose.seeds`),
         so the initial weights depend on nothing else.
       fuse_tasks: run tasks with equal batch sizes through the bank together.
@@ -82,6 +85,7 @@ class ComposedModel(keras.Model):
         head=MODEL_DEFAULTS.head,
         programs=None,
         gated_tasks=(),
+        gate_ranks=None,
         seed=0,
         fuse_tasks=MODEL_DEFAULTS.fuse_tasks,
         precision=MODEL_DEFAULTS.precision,
@@ -104,6 +108,13 @@ class ComposedModel(keras.Model):
         unknown = sorted(set(gated_tasks) - set(names))
         if unknown:
             raise UnknownNameError(f"gated_tasks {unknown} are not tasks of the model ({names})")
+        gate_ranks = dict(gate_ranks or {})
+        ungated = sorted(set(gate_ranks) - set(gated_tasks))
+        if ungated:
+            raise InvalidInputError(f"gate_ranks given for {ungated}, which are not gated_tasks")
+        bad = {task: rank for task, rank in gate_ranks.items() if rank < 1}
+        if bad:
+            raise InvalidInputError(f"gate_ranks must be at least 1, got {bad}")
         if depth < 1:
             raise InvalidInputError(f"depth must be at least 1, got {depth}")
         self.block = block
@@ -133,6 +144,7 @@ class ComposedModel(keras.Model):
                 head=head,
                 program=programs.get(spec.name),
                 gate_shapes=block_shapes if spec.name in gated_tasks else None,
+                gate_rank=gate_ranks.get(spec.name),
                 seed=seed,
                 dtype=policy,
                 name=f"task_{spec.name}",
@@ -344,6 +356,11 @@ class ComposedModel(keras.Model):
             head=self.head_kind,
             programs=self.programs(),
             gated_tasks=[path.spec.name for path in self.task_paths if path.gates is not None],
+            gate_ranks={
+                path.spec.name: path.gates.rank
+                for path in self.task_paths
+                if path.gates is not None and path.gates.rank is not None
+            },
             seed=self.seed,
             fuse_tasks=self.fuse_tasks,
             precision=self.precision,

@@ -72,6 +72,7 @@ class TaskPath(keras.layers.Layer):
         head,
         program=None,
         gate_shapes=None,
+        gate_rank=None,
         seed=0,
         **kwargs,
     ):
@@ -113,7 +114,13 @@ class TaskPath(keras.layers.Layer):
         )
         self.gates = None
         if gate_shapes is not None:
-            self.gates = BlockGates(gate_shapes, bank_size, name="gates")
+            self.gates = BlockGates(
+                gate_shapes,
+                bank_size,
+                rank=gate_rank,
+                seed=derive_seed(seed, "gates", name),
+                name="gates",
+            )
 
     def build(self, input_shape=None):
         self.stem.build((None, *self.spec.image_shape))
@@ -257,6 +264,7 @@ class TaskPath(keras.layers.Layer):
             head=self.head_kind,
             program=self.current_program() if self.built else self.initial_program,
             gate_shapes=None if self.gates is None else self.gates.param_shapes,
+            gate_rank=None if self.gates is None else self.gates.rank,
             seed=self.seed,
         )
         return config

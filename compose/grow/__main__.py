@@ -46,6 +46,10 @@ FLAG_FIELDS = define_field_flags(
             "grow.evolve.task_starts",
             "Closest tasks' programs in the first generation",
         ),
+        "gate_rank": (
+            "grow.evolve.gate_rank",
+            "Rank of the first gated candidate's deltas (null: full deltas)",
+        ),
         "validation_examples": (
             "grow.validation_examples",
             "Held out of each task's training split to score candidates (at most a fifth)",

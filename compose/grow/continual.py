@@ -14,7 +14,9 @@ from compose.core.model import ComposedModel
 from compose.errors import InvalidInputError
 
 
-def add_task(model, spec, program, clones=(), gated=False, seed=None) -> ComposedModel:
+def add_task(
+    model, spec, program, clones=(), gated=False, gate_rank=None, seed=None
+) -> ComposedModel:
     """``model`` plus the task ``spec`` running ``program``.
 
     Args:
@@ -24,6 +26,7 @@ def add_task(model, spec, program, clones=(), gated=False, seed=None) -> Compose
       clones: parent block of each clone, appended to the bank in order.
       gated: the new task gets gated deltas of the bank's blocks
         (:mod:`compose.core.gates`).
+      gate_rank: with ``gated``, the rank of its deltas (None: full deltas).
       seed: initialises the new task's stem and head (default: ``model.seed``).
 
     Raises:
@@ -53,6 +56,10 @@ def add_task(model, spec, program, clones=(), gated=False, seed=None) -> Compose
             "bank_size": model.bank_size + len(clones),
             "programs": {**config["programs"], spec.name: list(program)},
             "gated_tasks": config["gated_tasks"] + ([spec.name] if gated else []),
+            "gate_ranks": {
+                **config["gate_ranks"],
+                **({spec.name: gate_rank} if gated and gate_rank is not None else {}),
+            },
             "seed": model.seed if seed is None else seed,
         }
     )

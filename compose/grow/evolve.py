@@ -3,7 +3,8 @@
 A candidate is a :class:`Genome`: the task's program (indices into every
 block the system holds, earlier tasks' clones included), the clones it owns
 (new trainable bank entries initialised from a frozen block), whether it owns
-TAPS gated deltas of the blocks (:mod:`compose.core.gates`), and two
+TAPS gated deltas of the blocks (:mod:`compose.core.gates`) and their rank
+(low-rank deltas open a block for a fraction of a clone's values), and two
 hyper-parameters: its learning rate and its training steps.  Each candidate is
 built with :func:`compose.grow.continual.add_task`, inherits its parent's
 trained weights (the task's stem, normalisation and head, its gates, and the
@@ -18,12 +19,14 @@ The first generation (:func:`first_generation`) is seeded from the cheap
 choices that already exist: the closed-form search's best program, the
 programs of the tasks whose programs the closed-form probe ranks highest
 (each through its own task's stem), the closest task's program with the head
-and stem only trained, with TAPS gates, and with every block cloned (full
-fine-tuning inside the system).  Mutations (muNet): replace an index, insert
-a layer, remove a layer, clone the block of a layer into a new entry owned by
-the task, open or drop the gates, move the learning rate or the steps to a
-neighbouring value.  Parents are taken best-first, each accepted with
-probability ``0.5 ** children_so_far``.  Earlier tasks are untouched: the
+and stem only trained, with TAPS gates (of ``EvolveOptions.gate_rank``), and
+with every block cloned (full fine-tuning inside the system).  Mutations
+(muNet): replace an index, insert a layer, remove a layer, clone the block of
+a layer into a new entry owned by the task, open or drop the gates, move the
+learning rate or the steps to a neighbouring value, or the gated deltas' rank
+to a neighbouring one (the child's deltas start as the truncated SVD of its
+parent's).  Parents are taken best-first, each accepted with probability
+``0.5 ** children_so_far``.  Earlier tasks are untouched: the
 system's blocks are frozen in every candidate.
 """
 
@@ -48,6 +51,9 @@ from compose.training.trainer import Trainer, build_optimizer, trained_variables
 LEARNING_RATES = (5e-4, 1e-3, 2e-3, 5e-3, 1e-2)
 """The learning-rate grid; a mutation moves one step along it."""
 
+GATE_RANKS = (1, 2, 4, 8, None)
+"""The gated deltas' rank grid (None: full deltas, TAPS); a mutation moves one step along it."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Genome:
@@ -64,6 +70,8 @@ class Genome:
     """Training steps of this candidate, on top of its parent's."""
     gated: bool = False
     """The task owns TAPS gated deltas of every bank block."""
+    gate_rank: int | None = None
+    """The rank of the gated deltas, now or once a mutation opens them (None: full deltas)."""
 
     def to_json(self) -> dict:
         return {
@@ -72,6 +80,7 @@ class Genome:
             "learning_rate": self.learning_rate,
             "steps": self.steps,
             "gated": self.gated,
+            "gate_rank": self.gate_rank,
         }
 
 
@@ -119,6 +128,8 @@ def mutate(genome, bank_size, max_depth, max_clones, step_choices, rng, next_clo
     space = SearchSpace(bank_size + len(clones), max_depth)
     shared_layers = [i for i, block in enumerate(program) if block < bank_size]
     kinds = space.mutation_kinds(program) + ["learning_rate", "gates"]
+    if genome.gated:
+        kinds.append("gate_rank")
     if len(step_choices) > 1:
         kinds.append("steps")
     if len(clones) < max_clones and shared_layers:
@@ -135,6 +146,8 @@ def mutate(genome, bank_size, max_depth, max_clones, step_choices, rng, next_clo
         changes["steps"] = _neighbour(step_choices, genome.steps, rng)
     elif kind == "gates":
         changes["gated"] = not genome.gated
+    elif kind == "gate_rank":
+        changes["gate_rank"] = _neighbour(GATE_RANKS, genome.gate_rank, rng)
     else:
         program = space.apply(program, kind, rng)
     child = dataclasses.replace(genome, program=tuple(program), clones=tuple(clones), **changes)
@@ -143,7 +156,8 @@ def mutate(genome, bank_size, max_depth, max_clones, step_choices, rng, next_clo
 
 def _neighbour(grid, value, rng):
     """A value next to ``value`` in ``grid`` (the nearest one when it is off the grid)."""
-    index = int(np.argmin([abs(g - value) for g in grid]))
+    on_grid = value in grid
+    index = grid.index(value) if on_grid else int(np.argmin([abs(g - value) for g in grid]))
     neighbours = [i for i in (index - 1, index + 1) if 0 <= i < len(grid)]
     return grid[int(rng.choice(neighbours))]
 
@@ -183,7 +197,12 @@ class _Trained:
     def __init__(self, model, task, genome, bank_size):
         path = model.path(task)
         self.own = [np.array(v) for v in _inheritable(model, task)]
-        self.gates = [np.array(v) for v in path.gates.variables] if genome.gated else None
+        self.gates = None
+        if genome.gated:
+            self.gate_rank = path.gates.rank
+            self.gates = [np.array(v) for v in path.gates.variables]
+            self.gate_deltas = path.gates.full_deltas()
+            self.gate_scores = np.array(path.gates.scores)
         self.clone_rows = {clone_id: bank_size + i for i, (clone_id, _) in enumerate(genome.clones)}
         self.clones = {
             clone_id: [np.array(kernel)[bank_size + i] for kernel in model.bank.weights]
@@ -192,30 +211,41 @@ class _Trained:
 
     def give_to(self, model, task, genome, bank_size):
         """Copies these weights into a child: its own, its gates when both
-        have them (a row per bank entry, following the clones it kept), and
-        every clone it kept."""
+        have them (a row per bank entry, following the clones it kept; at
+        another rank, the parent's deltas refactored), and every clone it kept."""
         for variable, value in zip(_inheritable(model, task), self.own, strict=True):
             variable.assign(value)
         if genome.gated and self.gates is not None:
-            # Gates have a row per bank entry: the system's blocks, then the
-            # genome's clones, which the child may have dropped, kept or added.
-            rows = {
-                bank_size + i: self.clone_rows.get(clone_id)
-                for i, (clone_id, _) in enumerate(genome.clones)
-            }
-            for variable, value in zip(model.path(task).gates.variables, self.gates, strict=True):
-                child = np.zeros(variable.shape, np.float32)  # a new clone's: closed, zero
-                child[:bank_size] = value[:bank_size]
-                for row, parent_row in rows.items():
-                    if parent_row is not None:
-                        child[row] = value[parent_row]
-                variable.assign(child)
+            self._give_gates(model.path(task).gates, genome, bank_size)
         for kernel_index, kernel in enumerate(model.bank.weights):
             values = np.array(kernel)
             for i, (clone_id, _) in enumerate(genome.clones):
                 if clone_id in self.clones:
                     values[bank_size + i] = self.clones[clone_id][kernel_index]
             kernel.assign(values)
+
+    def _give_gates(self, gates, genome, bank_size):
+        # Gates have a row per bank entry: the system's blocks, then the
+        # genome's clones, which the child may have dropped, kept or added.
+        # A new clone's row keeps the child's initial factors, gate closed.
+        rows = {block: block for block in range(bank_size)}
+        for i, (clone_id, _) in enumerate(genome.clones):
+            if clone_id in self.clone_rows:
+                rows[bank_size + i] = self.clone_rows[clone_id]
+
+        def inherited(initial, parent):
+            values = np.array(initial, np.float32)
+            for row, parent_row in rows.items():
+                values[row] = parent[parent_row]
+            return values
+
+        closed = np.zeros(gates.scores.shape, np.float32)
+        if gates.rank == self.gate_rank:
+            for variable, value in zip(gates.variables, self.gates, strict=True):
+                variable.assign(inherited(closed if variable is gates.scores else variable, value))
+        else:
+            deltas = [inherited(np.zeros((len(closed), *d.shape[1:])), d) for d in self.gate_deltas]
+            gates.assign_deltas(deltas, inherited(closed, self.gate_scores))
 
 
 def first_generation(model, spec, train, validation, options=None, verbose=True):
@@ -253,7 +283,11 @@ def first_generation(model, spec, train, validation, options=None, verbose=True)
 
     def genome(program, **changes):
         return Genome(
-            tuple(program), learning_rate=options.learning_rate, steps=options.steps, **changes
+            tuple(program),
+            learning_rate=options.learning_rate,
+            steps=options.steps,
+            gate_rank=options.gate_rank,  # what a gates mutation opens
+            **changes,
         )
 
     program, clones = full_clones(programs[closest], model.bank_size)
@@ -297,6 +331,7 @@ def _with_genome(model, spec, genome, seed):
         genome.program,
         [parent for _, parent in genome.clones],
         gated=genome.gated,
+        gate_rank=genome.gate_rank,
         seed=seed,
     )
 
