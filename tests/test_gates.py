@@ -1,5 +1,5 @@
 """Low-rank gated deltas: their size, their start on the shared blocks, their
-refactoring, and a model that keeps its tasks' ranks through a save."""
+refactoring, a model that keeps its tasks' ranks through a save, and serving."""
 
 import numpy as np
 import pytest
@@ -11,6 +11,7 @@ from compose.core.gates import BlockGates, low_rank_split
 from compose.core.model import ComposedModel
 from compose.errors import InvalidInputError
 from compose.grow.continual import add_task
+from compose.serving import export_saved_model
 
 NEW = TaskSpec("halves", (7, 7, 1), 2)
 
@@ -89,6 +90,17 @@ def test_a_saved_system_keeps_its_tasks_ranks_and_outputs(tmp_path):
     # The next task keeps this one's rank, and with it its outputs.
     later = add_task(loaded, TaskSpec("later", (7, 7, 1), 2), [1])
     np.testing.assert_array_equal(logits(later, inputs)[NEW.name], logits(grown, inputs)[NEW.name])
+
+
+def test_a_low_rank_gated_task_is_served_as_the_library_computes_it(tmp_path):
+    grown = add_task(trained_two_task_model(), NEW, [0, 1], gated=True, gate_rank=2, seed=9)
+    for factors in grown.path(NEW.name).gates.factors:
+        factors[-1].assign(factors[-1] + 0.05)
+    loaded = tf.saved_model.load(export_saved_model(grown, str(tmp_path), version=1))
+    images = tf.constant(new_task_split().images[:5])
+    served = loaded.signatures[f"serve_{NEW.name}"](images=images)["logits"].numpy()
+    expected = grown.call_task(NEW.name, images, training=False).numpy()
+    np.testing.assert_allclose(served, expected, atol=1e-5)
 
 
 def keras_load(path):
