@@ -32,7 +32,7 @@ def changed(value, annotation):
     if isinstance(value, bool):
         return not value
     if isinstance(value, int):
-        return value + 1
+        return 2 * value if value else 1  # doubling stays on grids such as gate_rank's
     if isinstance(value, float):
         return value / 2 if value else 0.5
     if value is None and int in kinds:

@@ -66,7 +66,9 @@ def test_full_clones_give_every_distinct_block_its_own_entry():
     assert full_clones((1, 0, 1), bank_size=5) == ((5, 6, 5), ((0, 1), (1, 0)))
 
 
-@pytest.mark.parametrize("bad", [{"budget": 0}, {"size_penalty": 0.0}, {"size_penalty": 1.5}])
+@pytest.mark.parametrize(
+    "bad", [{"budget": 0}, {"size_penalty": 0.0}, {"size_penalty": 1.5}, {"gate_rank": 3}]
+)
 def test_options_name_the_bad_value(bad):
     field = next(iter(bad))
     with pytest.raises(ValueError, match=f"invalid config: grow.evolve.{field} must be"):
