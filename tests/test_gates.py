@@ -1,6 +1,7 @@
 """Low-rank gated deltas: their size, their start on the shared blocks, their
 refactoring, a model that keeps its tasks' ranks through a save, and serving."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -82,7 +83,7 @@ def test_a_saved_system_keeps_its_tasks_ranks_and_outputs(tmp_path):
     assert grown.get_config()["gate_ranks"] == {NEW.name: 2}
     path = str(tmp_path / "model.keras")
     grown.save(path)
-    loaded = keras_load(path)
+    loaded = keras.saving.load_model(path)
     inputs = {"bars": new_task_split().images[:4, :6, :6], NEW.name: new_task_split().images[:4]}
     for task, values in logits(grown, inputs).items():
         np.testing.assert_array_equal(logits(loaded, inputs)[task], values)
@@ -101,12 +102,6 @@ def test_a_low_rank_gated_task_is_served_as_the_library_computes_it(tmp_path):
     served = loaded.signatures[f"serve_{NEW.name}"](images=images)["logits"].numpy()
     expected = grown.call_task(NEW.name, images, training=False).numpy()
     np.testing.assert_allclose(served, expected, atol=1e-5)
-
-
-def keras_load(path):
-    import keras
-
-    return keras.saving.load_model(path)
 
 
 def test_ranks_must_name_gated_tasks_and_be_positive():

@@ -15,14 +15,13 @@ at rank 4 a block of the default bank opens for 2,596 values instead of
 would otherwise share them unchanged or pay for clones.
 """
 
+import dataclasses
 import math
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
-
-from compose.errors import InvalidInputError
 
 GATE_INIT = 0.15
 """Initial score of every gate: on, a little above the threshold (TAPS)."""
@@ -38,6 +37,17 @@ def low_rank_split(shape, rank):
         return None
     rows, cols = min(splits, key=sum)
     return (rows, cols) if rank * (rows + cols) < math.prod(shape) else None
+
+
+@dataclasses.dataclass(frozen=True)
+class GateValues:
+    """A snapshot of one task's gates: their rank, their weights (factors in
+    order), their ``[K]`` scores and the full deltas the factors make."""
+
+    rank: int | None
+    factors: list
+    scores: np.ndarray
+    deltas: list
 
 
 @keras.saving.register_keras_serializable(package="compose")
@@ -131,6 +141,39 @@ class BlockGates(keras.layers.Layer):
         """The deltas as values, ``[K, *shape]`` per parameter, whatever the rank."""
         return [ops.convert_to_numpy(delta) for delta in self._deltas()]
 
+    def snapshot(self) -> "GateValues":
+        """These gates' values, to :meth:`restore` into another task's gates."""
+        return GateValues(
+            self.rank,
+            [np.array(v) for factors in self.factors for v in factors],
+            np.array(self.scores),
+            self.full_deltas(),
+        )
+
+    def restore(self, values, rows) -> None:
+        """Takes ``values`` (a :meth:`snapshot`) row by row: ``rows`` maps a
+        bank entry of these gates to the snapshot's entry it inherits.  Other
+        entries keep their initial factors (a zero delta) with a closed gate
+        (score 0).  At another rank the inherited deltas are refactored
+        (:meth:`assign_deltas`)."""
+
+        def inherited(initial, source):
+            result = np.array(initial, np.float32)
+            for mine, theirs in rows.items():
+                result[mine] = source[theirs]
+            return result
+
+        scores = inherited(np.zeros(self.scores.shape), values.scores)
+        if values.rank == self.rank:
+            variables = [v for factors in self.factors for v in factors]
+            for variable, source in zip(variables, values.factors, strict=True):
+                variable.assign(inherited(variable, source))
+            self.scores.assign(scores)
+        else:
+            shape = (self.bank_size,)
+            deltas = [inherited(np.zeros(shape + d.shape[1:]), d) for d in values.deltas]
+            self.assign_deltas(deltas, scores)
+
     def assign_deltas(self, deltas, scores) -> None:
         """Takes full ``deltas`` (as :meth:`full_deltas` gives) and ``scores``,
         ``[K]`` each.  At a rank, each block's delta is factored by its truncated
@@ -175,19 +218,9 @@ class BlockGates(keras.layers.Layer):
         )
 
     def copy_from(self, other):
-        """Takes ``other``'s factors and scores (the same rank); blocks this bank
-        has beyond ``other``'s keep their initial factors (a zero delta) and get
-        closed gates (score 0)."""
-        if other.rank != self.rank:
-            raise InvalidInputError(
-                f"gates of rank {other.rank} cannot be copied to rank {self.rank}"
-            )
-        for mine, theirs in zip(self.weights, other.weights, strict=True):
-            values = np.array(mine)  # rows beyond other's: this layer's initial values
-            if mine is self.scores:
-                values[other.bank_size :] = 0.0
-            values[: other.bank_size] = np.asarray(theirs)
-            mine.assign(values)
+        """Takes ``other``'s deltas and scores; blocks this bank has beyond
+        ``other``'s keep a zero delta and a closed gate (:meth:`restore`)."""
+        self.restore(other.snapshot(), {block: block for block in range(other.bank_size)})
 
     def get_config(self):
         config = super().get_config()

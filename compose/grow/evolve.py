@@ -197,12 +197,7 @@ class _Trained:
     def __init__(self, model, task, genome, bank_size):
         path = model.path(task)
         self.own = [np.array(v) for v in _inheritable(model, task)]
-        self.gates = None
-        if genome.gated:
-            self.gate_rank = path.gates.rank
-            self.gates = [np.array(v) for v in path.gates.variables]
-            self.gate_deltas = path.gates.full_deltas()
-            self.gate_scores = np.array(path.gates.scores)
+        self.gates = path.gates.snapshot() if genome.gated else None
         self.clone_rows = {clone_id: bank_size + i for i, (clone_id, _) in enumerate(genome.clones)}
         self.clones = {
             clone_id: [np.array(kernel)[bank_size + i] for kernel in model.bank.weights]
@@ -216,36 +211,19 @@ class _Trained:
         for variable, value in zip(_inheritable(model, task), self.own, strict=True):
             variable.assign(value)
         if genome.gated and self.gates is not None:
-            self._give_gates(model.path(task).gates, genome, bank_size)
+            # Gates have a row per bank entry: the system's blocks, then the
+            # genome's clones, which the child may have dropped, kept or added.
+            rows = {block: block for block in range(bank_size)}
+            for i, (clone_id, _) in enumerate(genome.clones):
+                if clone_id in self.clone_rows:
+                    rows[bank_size + i] = self.clone_rows[clone_id]
+            model.path(task).gates.restore(self.gates, rows)
         for kernel_index, kernel in enumerate(model.bank.weights):
             values = np.array(kernel)
             for i, (clone_id, _) in enumerate(genome.clones):
                 if clone_id in self.clones:
                     values[bank_size + i] = self.clones[clone_id][kernel_index]
             kernel.assign(values)
-
-    def _give_gates(self, gates, genome, bank_size):
-        # Gates have a row per bank entry: the system's blocks, then the
-        # genome's clones, which the child may have dropped, kept or added.
-        # A new clone's row keeps the child's initial factors, gate closed.
-        rows = {block: block for block in range(bank_size)}
-        for i, (clone_id, _) in enumerate(genome.clones):
-            if clone_id in self.clone_rows:
-                rows[bank_size + i] = self.clone_rows[clone_id]
-
-        def inherited(initial, parent):
-            values = np.array(initial, np.float32)
-            for row, parent_row in rows.items():
-                values[row] = parent[parent_row]
-            return values
-
-        closed = np.zeros(gates.scores.shape, np.float32)
-        if gates.rank == self.gate_rank:
-            for variable, value in zip(gates.variables, self.gates, strict=True):
-                variable.assign(inherited(closed if variable is gates.scores else variable, value))
-        else:
-            deltas = [inherited(np.zeros((len(closed), *d.shape[1:])), d) for d in self.gate_deltas]
-            gates.assign_deltas(deltas, inherited(closed, self.gate_scores))
 
 
 def first_generation(model, spec, train, validation, options=None, verbose=True):
