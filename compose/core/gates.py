@@ -87,23 +87,20 @@ class BlockGates(keras.layers.Layer):
         for index, (name, shape) in enumerate(self.param_shapes.items()):
             split = self.splits[name]
             if split is None:
-                shapes = {"delta": (self.bank_size, *shape)}
+                parts = [("delta", (self.bank_size, *shape), "zeros")]
             else:
                 rows, cols = split
-                shapes = {"left": (self.bank_size, rows, self.rank)}
-                shapes["right"] = (self.bank_size, self.rank, cols)
+                left = keras.initializers.RandomNormal(
+                    stddev=1 / math.sqrt(self.rank), seed=self.seed + index
+                )
+                parts = [
+                    ("left", (self.bank_size, rows, self.rank), left),
+                    ("right", (self.bank_size, self.rank, cols), "zeros"),
+                ]
             self.factors.append(
                 tuple(
-                    self.add_weight(
-                        name=f"{name}_{part}",
-                        shape=part_shape,
-                        initializer=keras.initializers.RandomNormal(
-                            stddev=1 / math.sqrt(self.rank), seed=self.seed + index
-                        )
-                        if part == "left"
-                        else "zeros",
-                    )
-                    for part, part_shape in shapes.items()
+                    self.add_weight(name=f"{name}_{part}", shape=part_shape, initializer=init)
+                    for part, part_shape, init in parts
                 )
             )
         self.scores = self.add_weight(
