@@ -27,9 +27,16 @@ The last line is JSON; ``added_params`` and ``total_params_ratio`` are of the
 system grown at ``s < 1``, the one muNet sizes (``*_s1`` give ``s = 1``'s).
 
 ``--work_dir`` keeps every grown system and every baseline result: the same
-command run again (after a kill, or with more ``--seeds``) continues.
+command run again (after a kill, or with more ``--seeds``) continues.  Each
+finished seed also leaves ``seed<N>/run.json``: its rows, the processor and the
+commit.  A seed takes 1.5-2 hours on two cores, so three seeds need not come
+from one session: ``--first_seed`` picks which seeds this run grows, and
+``--with_runs`` adds the ``run.json`` of seeds grown elsewhere (the same
+stream and options) to the medians.
 
   python -m benchmarks.stream --data_dir=../shared/data --work_dir=runs/stream
+  python -m benchmarks.stream --data_dir=../shared/data --seeds=1 --first_seed=1 \
+      --with_runs=benchmarks/records/stream/seed0.json
   python -m benchmarks.stream --quick --data_dir=../shared/data
 """
 
@@ -38,6 +45,7 @@ import itertools
 import json
 import os
 import statistics
+import subprocess
 import tempfile
 import time
 
@@ -47,6 +55,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 from benchmarks.reference import matmul_gflop_s  # noqa: E402
+from benchmarks.stream_runs import METHODS, earlier_run, summarise  # noqa: E402
 from compose.config import ExperimentConfig, override  # noqa: E402
 from compose.config.experiments import named_config  # noqa: E402
 from compose.core.model import ComposedModel  # noqa: E402
@@ -55,6 +64,7 @@ from compose.grow import EvolveOptions, GrowOptions, grow_system, transfer_task 
 from compose.grow.system import split_for_growth, system_parameter_count  # noqa: E402
 from compose.grow.task_transfer import TransferOptions  # noqa: E402
 from compose.recipes.joint import run_experiment  # noqa: E402
+from compose.run_log import processor  # noqa: E402
 from compose.seeds import derive_seed  # noqa: E402
 from compose.training import Supervised, Trainer, build_optimizer, evaluate  # noqa: E402
 from tasks import default_data_dir, default_tfds_dir, get_task, load_task_data  # noqa: E402
@@ -63,7 +73,14 @@ from tasks.catalog import STREAM_ROOT, TASK_STREAM  # noqa: E402
 flags.DEFINE_bool("quick", False, "Root 300 steps, the first 3 tasks, 4 candidates of 30 steps.")
 flags.DEFINE_string("data_dir", None, "Directory of the .npz files (default $COMPOSE_DATA_DIR).")
 flags.DEFINE_string("work_dir", None, "Keeps grown systems and results (default: a temp dir).")
-flags.DEFINE_integer("seeds", None, "Seeds, medians reported (3; --quick 1).")
+flags.DEFINE_integer("seeds", None, "Seeds grown here, medians reported (3; --quick 1).")
+flags.DEFINE_integer("first_seed", 0, "The first seed grown here; --seeds count from it.")
+flags.DEFINE_list(
+    "with_runs",
+    [],
+    "run.json files of seeds grown by other runs of the same stream and options, added to the "
+    "medians (with --seeds=0, only they are summarised).",
+)
 flags.DEFINE_list("tasks", None, "The stream (default tasks.catalog.TASK_STREAM).")
 flags.DEFINE_float(
     "small_penalty",
@@ -76,8 +93,6 @@ flags.DEFINE_integer("steps", None, "First-generation steps (default EvolveOptio
 flags.DEFINE_string("plot", None, "Write the accuracy / parameters figure here (.png).")
 FLAGS = flags.FLAGS
 
-METHODS = ("evolved", "evolved_small", "finetune", "head", "independent")
-
 
 def main(argv):
     del argv
@@ -85,7 +100,7 @@ def main(argv):
     started = time.time()
     data_dir = FLAGS.data_dir or default_data_dir()
     names = FLAGS.tasks or list(TASK_STREAM[:3] if FLAGS.quick else TASK_STREAM)
-    seeds = FLAGS.seeds or (1 if FLAGS.quick else 3)
+    seeds = (1 if FLAGS.quick else 3) if FLAGS.seeds is None else FLAGS.seeds
     work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix="stream_")
     evolve = EvolveOptions(
         budget=FLAGS.budget or (4 if FLAGS.quick else EvolveOptions.budget),
@@ -98,8 +113,15 @@ def main(argv):
         train, test = load_task_data(task, data_dir, default_tfds_dir())
         split_for_growth(train, GrowOptions(), name, evolve.batch_size)
         stream.append((task, train, test))
+    setup = {"tasks": names, "small_penalty": FLAGS.small_penalty, "quick": FLAGS.quick}
+    setup["evolve"] = dataclasses.asdict(evolve)
+    seeds_here = range(FLAGS.first_seed, FLAGS.first_seed + seeds)
+    earlier = [earlier_run(path, setup, seeds_here) for path in FLAGS.with_runs]
+    if not seeds_here and not earlier:
+        raise app.UsageError("nothing to summarise: --seeds=0 and no --with_runs")
     print(f"stream of {len(stream)} tasks: {', '.join(names)}; work dir {work_dir}", flush=True)
-    runs = [run_seed(seed, stream, evolve, data_dir, work_dir) for seed in range(seeds)]
+    runs = [run_seed(seed, stream, evolve, data_dir, work_dir, setup) for seed in seeds_here]
+    runs = sorted(runs + earlier, key=lambda run: run["seed"])
     summary = summarise(runs, names)
     if FLAGS.plot:
         plot(runs[0], names, FLAGS.plot)
@@ -108,7 +130,7 @@ def main(argv):
         json.dumps(
             {
                 **summary,
-                "seeds": seeds,
+                "seeds": [run["seed"] for run in runs],
                 "tasks": names,
                 "small_penalty": FLAGS.small_penalty,
                 "evolve": dataclasses.asdict(evolve),
@@ -119,10 +141,11 @@ def main(argv):
     )
 
 
-def run_seed(seed, stream, evolve, data_dir, work_dir) -> dict:
+def run_seed(seed, stream, evolve, data_dir, work_dir, setup) -> dict:
     """Every method on the whole stream at ``seed``: ``{method: [per-task rows]}``
-    and the root's size.  The baselines run right after the ``s = 1`` system,
-    whose lineages give their steps; the ``s < 1`` system runs last."""
+    and the root's size, also written to ``seed<N>/run.json`` with ``setup``,
+    the processor and the commit.  The baselines run right after the ``s = 1``
+    system, whose lineages give their steps; the ``s < 1`` system runs last."""
     seed_dir = os.path.join(work_dir, f"seed{seed}")
     os.makedirs(seed_dir, exist_ok=True)
     root_dir = os.path.join(seed_dir, "root")
@@ -153,7 +176,24 @@ def run_seed(seed, stream, evolve, data_dir, work_dir) -> dict:
     # Named by its s, so that another --small_penalty grows beside it, not over it.
     small = FLAGS.small_penalty
     rows["evolved_small"] = grown("evolved_small", small, f"evolved_s{small:g}")
-    return {"seed": seed, "root_params": system_parameter_count(root), "rows": rows}
+    run = {"seed": seed, "root_params": system_parameter_count(root), "rows": rows}
+    run.update(setup=setup, processor=processor(), commit=commit())
+    write_json(os.path.join(seed_dir, "run.json"), run)
+    return run
+
+
+def commit() -> str | None:
+    """The checkout's commit, so seeds from several runs can be told apart (None: no git)."""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=os.path.dirname(os.path.abspath(__file__)),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 GROWN_KEYS = (
@@ -253,58 +293,6 @@ def independent_model(root, task, train, steps, evolve, seed):
         variables=variables,
     ).train(steps, verbose=False)
     return model, model.parameter_report()[task.name]["total_params"]
-
-
-def summarise(runs, names) -> dict:
-    """The headline keys: medians over seeds of each figure (see the module docstring)."""
-
-    def median(values):
-        return round(statistics.median(values), 4)
-
-    def mean_of(run, method, key):
-        return statistics.fmean(row[key] for row in run["rows"][method])
-
-    summary = {f"{m}_mean": median([mean_of(r, m, "test_accuracy") for r in runs]) for m in METHODS}
-    summary["per_task"] = {
-        m: {
-            name: median([r["rows"][m][i]["test_accuracy"] for r in runs])
-            for i, name in enumerate(names)
-        }
-        for m in METHODS
-    }
-    summary["charged_params_per_task"] = {
-        m: round(statistics.median(mean_of(r, m, "charged_params") for r in runs)) for m in METHODS
-    }
-    summary["params_per_task_ratio"] = median(
-        [
-            mean_of(r, "evolved_small", "charged_params") / mean_of(r, "finetune", "charged_params")
-            for r in runs
-        ]
-    )
-    for method, suffix in (("evolved_small", ""), ("evolved", "_s1")):
-        added = [
-            round(statistics.median(r["rows"][method][i]["added_params"] for r in runs))
-            for i in range(len(names))
-        ]
-        half = len(added) // 2
-        summary[f"added_params{suffix}"] = added
-        summary[f"added_first_half_mean{suffix}"] = round(statistics.fmean(added[:half] or [0]))
-        summary[f"added_second_half_mean{suffix}"] = round(statistics.fmean(added[half:]))
-        summary[f"total_params_ratio{suffix}"] = median(
-            [r["rows"][method][-1]["system_params"] / r["root_params"] for r in runs]
-        )
-    summary["finetune_total_params_ratio"] = median(
-        [
-            (r["root_params"] + sum(row["added_params"] for row in r["rows"]["finetune"]))
-            / r["root_params"]
-            for r in runs
-        ]
-    )
-    grown = [row for r in runs for m in ("evolved", "evolved_small") for row in r["rows"][m]]
-    summary["old_task_max_abs_diff"] = max(row["old_task_max_abs_diff"] for row in grown)
-    summary["seconds_per_task"] = max(row["seconds"] for row in grown)
-    summary["seconds_per_task_mean"] = round(statistics.fmean(row["seconds"] for row in grown), 1)
-    return summary
 
 
 def plot(run, names, path):

@@ -1,0 +1,82 @@
+"""A stream benchmark's seeds (``seed<N>/run.json``) and their medians; flag-free.
+
+``benchmarks.stream`` grows seeds and prints these medians; a seed grown by
+another run (another session, another machine) joins them through
+:func:`earlier_run`, so the three seeds of a headline need not come from one
+run of 4-6 hours.
+"""
+
+import statistics
+
+from absl import app
+
+from compose.files import read_json
+
+METHODS = ("evolved", "evolved_small", "finetune", "head", "independent")
+
+
+def earlier_run(path, setup, seeds_here) -> dict:
+    """The ``run.json`` of a seed grown by another run, checked to be of the
+    same stream and options and not a seed grown here."""
+    run = read_json(path, "a stream seed's run.json")
+    for key, value in setup.items():
+        if run.get("setup", {}).get(key) != value:
+            raise app.UsageError(
+                f"--with_runs {path}: its {key} is {run.get('setup', {}).get(key)!r}, this "
+                f"run's is {value!r}; only seeds of the same stream and options combine"
+            )
+    if run["seed"] in seeds_here:
+        raise app.UsageError(f"--with_runs {path}: seed {run['seed']} is also grown here")
+    return run
+
+
+def summarise(runs, names) -> dict:
+    """The headline keys: medians over seeds of each figure (``benchmarks.stream`` names them)."""
+
+    def median(values):
+        return round(statistics.median(values), 4)
+
+    def mean_of(run, method, key):
+        return statistics.fmean(row[key] for row in run["rows"][method])
+
+    summary = {f"{m}_mean": median([mean_of(r, m, "test_accuracy") for r in runs]) for m in METHODS}
+    summary["per_task"] = {
+        m: {
+            name: median([r["rows"][m][i]["test_accuracy"] for r in runs])
+            for i, name in enumerate(names)
+        }
+        for m in METHODS
+    }
+    summary["charged_params_per_task"] = {
+        m: round(statistics.median(mean_of(r, m, "charged_params") for r in runs)) for m in METHODS
+    }
+    summary["params_per_task_ratio"] = median(
+        [
+            mean_of(r, "evolved_small", "charged_params") / mean_of(r, "finetune", "charged_params")
+            for r in runs
+        ]
+    )
+    for method, suffix in (("evolved_small", ""), ("evolved", "_s1")):
+        added = [
+            round(statistics.median(r["rows"][method][i]["added_params"] for r in runs))
+            for i in range(len(names))
+        ]
+        half = len(added) // 2
+        summary[f"added_params{suffix}"] = added
+        summary[f"added_first_half_mean{suffix}"] = round(statistics.fmean(added[:half] or [0]))
+        summary[f"added_second_half_mean{suffix}"] = round(statistics.fmean(added[half:]))
+        summary[f"total_params_ratio{suffix}"] = median(
+            [r["rows"][method][-1]["system_params"] / r["root_params"] for r in runs]
+        )
+    summary["finetune_total_params_ratio"] = median(
+        [
+            (r["root_params"] + sum(row["added_params"] for row in r["rows"]["finetune"]))
+            / r["root_params"]
+            for r in runs
+        ]
+    )
+    grown = [row for r in runs for m in ("evolved", "evolved_small") for row in r["rows"][m]]
+    summary["old_task_max_abs_diff"] = max(row["old_task_max_abs_diff"] for row in grown)
+    summary["seconds_per_task"] = max(row["seconds"] for row in grown)
+    summary["seconds_per_task_mean"] = round(statistics.fmean(row["seconds"] for row in grown), 1)
+    return summary

@@ -1,0 +1,51 @@
+"""benchmarks.stream_runs combines seeds grown by separate runs into one set of medians."""
+
+import pytest
+from absl import app
+
+from benchmarks.stream_runs import METHODS, earlier_run, summarise
+from compose.files import write_json
+
+SETUP = {"tasks": ["a", "b"], "small_penalty": 0.9, "quick": False, "evolve": {"budget": 10}}
+
+
+def _run(seed, accuracy):
+    """A seed's run.json: every method scores ``accuracy`` on task a and
+    ``accuracy + 0.1`` on task b; the grown systems add 10 values a task."""
+    rows = {}
+    for method in METHODS:
+        rows[method] = [
+            {
+                "task": task,
+                "test_accuracy": accuracy + 0.1 * i,
+                "charged_params": 100 if method == "finetune" else 40,
+                "added_params": 10,
+                "system_params": 1000 + 10 * (i + 1),
+                "seconds": 5.0 * (seed + 1),
+                "old_task_max_abs_diff": 0.0,
+            }
+            for i, task in enumerate(SETUP["tasks"])
+        ]
+    return {"seed": seed, "root_params": 1000, "rows": rows, "setup": SETUP}
+
+
+def test_a_seed_grown_elsewhere_joins_the_medians(tmp_path):
+    path = str(tmp_path / "run.json")
+    write_json(path, _run(2, 0.5))
+    runs = [_run(0, 0.7), _run(1, 0.6), earlier_run(path, SETUP, range(0, 2))]
+    summary = summarise(runs, SETUP["tasks"])
+    # Seed means 0.75, 0.65 and 0.55: the median is seed 1's.
+    assert summary["evolved_mean"] == 0.65
+    assert summary["per_task"]["finetune"] == {"a": 0.6, "b": 0.7}
+    assert summary["params_per_task_ratio"] == 0.4
+    assert summary["total_params_ratio"] == 1.02
+    assert summary["seconds_per_task"] == 15.0
+
+
+def test_a_seed_of_another_setup_or_grown_here_is_refused(tmp_path):
+    path = str(tmp_path / "run.json")
+    write_json(path, _run(0, 0.5))
+    with pytest.raises(app.UsageError, match=r"its small_penalty is 0\.9, this run's is 0\.6"):
+        earlier_run(path, {**SETUP, "small_penalty": 0.6}, range(1, 2))
+    with pytest.raises(app.UsageError, match="seed 0 is also grown here"):
+        earlier_run(path, SETUP, range(0, 1))
