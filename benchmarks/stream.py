@@ -28,11 +28,12 @@ system grown at ``s < 1``, the one muNet sizes (``*_s1`` give ``s = 1``'s).
 
 ``--work_dir`` keeps every grown system and every baseline result: the same
 command run again (after a kill, or with more ``--seeds``) continues.  Each
-finished seed also leaves ``seed<N>/run.json``: its rows, the processor and the
-commit.  A seed takes 1.5-2 hours on two cores, so three seeds need not come
-from one session: ``--first_seed`` picks which seeds this run grows, and
-``--with_runs`` adds the ``run.json`` of seeds grown elsewhere (the same
-stream and options) to the medians.
+finished seed also leaves ``seed<N>/run.json``: its rows, the packages and
+processor (``compose.run_log.environment``) and the commit.  A seed takes
+1.5-2 hours on two cores, so three seeds need not come from one session:
+``--first_seed`` picks which seeds this run grows, and ``--with_runs`` adds
+the ``run.json`` of seeds grown elsewhere (the same stream and options) to
+the medians.
 
   python -m benchmarks.stream --data_dir=../shared/data --work_dir=runs/stream
   python -m benchmarks.stream --data_dir=../shared/data --seeds=1 --first_seed=1 \
@@ -64,7 +65,7 @@ from compose.grow import EvolveOptions, GrowOptions, grow_system, transfer_task 
 from compose.grow.system import split_for_growth, system_parameter_count  # noqa: E402
 from compose.grow.task_transfer import TransferOptions  # noqa: E402
 from compose.recipes.joint import run_experiment  # noqa: E402
-from compose.run_log import processor  # noqa: E402
+from compose.run_log import environment  # noqa: E402
 from compose.seeds import derive_seed  # noqa: E402
 from compose.training import Supervised, Trainer, build_optimizer, evaluate  # noqa: E402
 from tasks import default_data_dir, default_tfds_dir, get_task, load_task_data  # noqa: E402
@@ -107,18 +108,18 @@ def main(argv):
         steps=FLAGS.steps or (30 if FLAGS.quick else EvolveOptions.steps),
         search_budget=8 if FLAGS.quick else EvolveOptions.search_budget,
     )
-    stream = []
-    for name in names:
-        task = get_task(name)
-        train, test = load_task_data(task, data_dir, default_tfds_dir())
-        split_for_growth(train, GrowOptions(), name, evolve.batch_size)
-        stream.append((task, train, test))
     setup = {"tasks": names, "small_penalty": FLAGS.small_penalty, "quick": FLAGS.quick}
     setup["evolve"] = dataclasses.asdict(evolve)
     seeds_here = range(FLAGS.first_seed, FLAGS.first_seed + seeds)
     earlier = [earlier_run(path, setup, seeds_here) for path in FLAGS.with_runs]
     if not seeds_here and not earlier:
         raise app.UsageError("nothing to summarise: --seeds=0 and no --with_runs")
+    stream = []
+    for name in names:
+        task = get_task(name)
+        train, test = load_task_data(task, data_dir, default_tfds_dir())
+        split_for_growth(train, GrowOptions(), name, evolve.batch_size)
+        stream.append((task, train, test))
     print(f"stream of {len(stream)} tasks: {', '.join(names)}; work dir {work_dir}", flush=True)
     runs = [run_seed(seed, stream, evolve, data_dir, work_dir, setup) for seed in seeds_here]
     runs = sorted(runs + earlier, key=lambda run: run["seed"])
@@ -131,9 +132,7 @@ def main(argv):
             {
                 **summary,
                 "seeds": [run["seed"] for run in runs],
-                "tasks": names,
-                "small_penalty": FLAGS.small_penalty,
-                "evolve": dataclasses.asdict(evolve),
+                **setup,
                 "wall_s": round(time.time() - started, 1),
                 "matmul_gflop_s": matmul_gflop_s(),
             }
@@ -144,7 +143,7 @@ def main(argv):
 def run_seed(seed, stream, evolve, data_dir, work_dir, setup) -> dict:
     """Every method on the whole stream at ``seed``: ``{method: [per-task rows]}``
     and the root's size, also written to ``seed<N>/run.json`` with ``setup``,
-    the processor and the commit.  The baselines run right after the ``s = 1``
+    the environment and the commit.  The baselines run right after the ``s = 1``
     system, whose lineages give their steps; the ``s < 1`` system runs last."""
     seed_dir = os.path.join(work_dir, f"seed{seed}")
     os.makedirs(seed_dir, exist_ok=True)
@@ -177,7 +176,7 @@ def run_seed(seed, stream, evolve, data_dir, work_dir, setup) -> dict:
     small = FLAGS.small_penalty
     rows["evolved_small"] = grown("evolved_small", small, f"evolved_s{small:g}")
     run = {"seed": seed, "root_params": system_parameter_count(root), "rows": rows}
-    run.update(setup=setup, processor=processor(), commit=commit())
+    run.update(setup=setup, environment=environment(), commit=commit())
     write_json(os.path.join(seed_dir, "run.json"), run)
     return run
 
