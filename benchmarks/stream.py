@@ -42,10 +42,8 @@ the medians.
 """
 
 import dataclasses
-import itertools
 import json
 import os
-import statistics
 import subprocess
 import tempfile
 import time
@@ -56,7 +54,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 from benchmarks.reference import matmul_gflop_s  # noqa: E402
-from benchmarks.stream_runs import METHODS, earlier_run, summarise  # noqa: E402
+from benchmarks.stream_runs import METHODS, earlier_run, figure_points, summarise  # noqa: E402
 from compose.config import ExperimentConfig, override  # noqa: E402
 from compose.config.experiments import named_config  # noqa: E402
 from compose.core.model import ComposedModel  # noqa: E402
@@ -91,7 +89,9 @@ flags.DEFINE_float(
 )
 flags.DEFINE_integer("budget", None, "Candidates per task (default EvolveOptions; --quick 4).")
 flags.DEFINE_integer("steps", None, "First-generation steps (default EvolveOptions; --quick 30).")
-flags.DEFINE_string("plot", None, "Write the accuracy / parameters figure here (.png).")
+flags.DEFINE_string(
+    "plot", None, "Write the accuracy / parameters figure of every seed summarised here (.png)."
+)
 FLAGS = flags.FLAGS
 
 
@@ -114,18 +114,20 @@ def main(argv):
     earlier = [earlier_run(path, setup, seeds_here) for path in FLAGS.with_runs]
     if not seeds_here and not earlier:
         raise app.UsageError("nothing to summarise: --seeds=0 and no --with_runs")
-    stream = []
-    for name in names:
-        task = get_task(name)
-        train, test = load_task_data(task, data_dir, default_tfds_dir())
-        split_for_growth(train, GrowOptions(), name, evolve.batch_size)
-        stream.append((task, train, test))
-    print(f"stream of {len(stream)} tasks: {', '.join(names)}; work dir {work_dir}", flush=True)
-    runs = [run_seed(seed, stream, evolve, data_dir, work_dir, setup) for seed in seeds_here]
+    runs = []
+    if seeds_here:  # summarising --with_runs alone needs no data
+        stream = []
+        for name in names:
+            task = get_task(name)
+            train, test = load_task_data(task, data_dir, default_tfds_dir())
+            split_for_growth(train, GrowOptions(), name, evolve.batch_size)
+            stream.append((task, train, test))
+        print(f"stream of {len(stream)} tasks: {', '.join(names)}; work dir {work_dir}", flush=True)
+        runs = [run_seed(seed, stream, evolve, data_dir, work_dir, setup) for seed in seeds_here]
     runs = sorted(runs + earlier, key=lambda run: run["seed"])
     summary = summarise(runs, names)
     if FLAGS.plot:
-        plot(runs[0], names, FLAGS.plot)
+        plot(runs, names, FLAGS.plot)
     print(json.dumps({"benchmark": "stream", "per_seed": runs}))
     print(
         json.dumps(
@@ -294,53 +296,45 @@ def independent_model(root, task, train, steps, evolve, seed):
     return model, model.parameter_report()[task.name]["total_params"]
 
 
-def plot(run, names, path):
-    """Mean test accuracy against parameters charged per task, per method, and
-    the system's size as tasks are added (one seed)."""
+def plot(runs, names, path):
+    """Test accuracy against parameters charged per task, per method, and the
+    system's size as tasks are added: every seed's tasks as dots, the medians
+    over seeds (the headline's) as stars and lines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    points = figure_points(runs, names)
+    seeds = ", ".join(str(run["seed"]) for run in runs)
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    shown = [method for method in METHODS if method in run["rows"]]  # a run still growing
-    for method in shown:
-        rows = run["rows"][method]
-        params = [row["charged_params"] for row in rows]
-        accuracies = [row["test_accuracy"] for row in rows]
-        left.scatter(params, accuracies, color=_color(method), alpha=0.4, s=18)
+    for method, drawn in points.items():
+        params, accuracies = zip(*drawn["dots"], strict=True)
+        left.scatter(params, accuracies, color=_color(method), alpha=0.3, s=14)
         left.scatter(
-            statistics.fmean(params),
-            statistics.fmean(accuracies),
+            *drawn["star"],
             color=_color(method),
             marker="*",
             s=220,
             edgecolors="black",
-            label=f"{_label(method)} (star: mean)",
+            label=_label(method),
         )
     left.set_xscale("log")
     left.set_xlabel("parameters charged to the task")
     left.set_ylabel("test accuracy")
-    left.set_title(f"every task of the stream (dots) and the mean, seed {run['seed']}")
+    left.set_title(f"every task of seeds {seeds} (dots), median of their means (stars)")
     left.legend(fontsize=8)
-    root = run["root_params"]
-    grown = [m for m in ("evolved", "evolved_small") if m in shown]
-    for method in [*grown, "finetune", "head"]:
-        rows = run["rows"][method]
-        if method in grown:  # the system's own count after each task
-            sizes = [row["system_params"] for row in rows]
-        else:  # a copy (or a head) per task beside the root
-            sizes = list(itertools.accumulate(row["added_params"] for row in rows))
-            sizes = [root + size for size in sizes]
+    for method in ("evolved", "evolved_small", "finetune", "head"):
+        grown = method.startswith("evolved")
         right.plot(
             range(len(names) + 1),
-            [1.0] + [size / root for size in sizes],
-            marker="o" if method in grown else ".",
+            points[method]["sizes"],
+            marker="o" if grown else ".",
             color=_color(method),
             label=_label(method),
         )
     right.set_xlabel("tasks added")
-    right.set_ylabel("system parameters / root's")
+    right.set_ylabel("system parameters / root's (median of the seeds)")
     right.set_title("size of the system")
     right.legend(fontsize=8)
     figure.tight_layout()

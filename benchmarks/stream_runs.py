@@ -1,4 +1,5 @@
-"""A stream benchmark's seeds (``seed<N>/run.json``) and their medians; flag-free.
+"""A stream benchmark's seeds (``seed<N>/run.json``), their medians and the
+figure's curves; flag-free.
 
 ``benchmarks.stream`` grows seeds and prints these medians; a seed grown by
 another run (another session, another machine) joins them through
@@ -6,6 +7,7 @@ another run (another session, another machine) joins them through
 run of 4-6 hours.
 """
 
+import itertools
 import statistics
 
 from absl import app
@@ -80,3 +82,39 @@ def summarise(runs, names) -> dict:
     summary["seconds_per_task"] = max(row["seconds"] for row in grown)
     summary["seconds_per_task_mean"] = round(statistics.fmean(row["seconds"] for row in grown), 1)
     return summary
+
+
+def system_sizes(run, method) -> list:
+    """The parameters held before and after each task of ``run``, over the root's:
+    a grown system's own count, or the root beside one copy (or head) per task."""
+    rows = run["rows"][method]
+    root = run["root_params"]
+    if method in ("evolved", "evolved_small"):
+        sizes = [row["system_params"] for row in rows]
+    else:
+        sizes = [
+            root + added for added in itertools.accumulate(row["added_params"] for row in rows)
+        ]
+    return [1.0] + [size / root for size in sizes]
+
+
+def figure_points(runs, names) -> dict:
+    """What ``benchmarks.stream --plot`` draws, per method: ``dots`` (charged
+    parameters, test accuracy) of every task of every seed; ``star`` the
+    summary's medians over seeds of the mean charged parameters and of the mean
+    accuracy; ``sizes`` the median over seeds of the system's size over the
+    root's after 0, 1, ... tasks."""
+    summary = summarise(runs, names)
+    curves = {method: [system_sizes(run, method) for run in runs] for method in METHODS}
+    return {
+        method: {
+            "dots": [
+                (row["charged_params"], row["test_accuracy"])
+                for run in runs
+                for row in run["rows"][method]
+            ],
+            "star": (summary["charged_params_per_task"][method], summary[f"{method}_mean"]),
+            "sizes": [statistics.median(step) for step in zip(*curves[method], strict=True)],
+        }
+        for method in METHODS
+    }

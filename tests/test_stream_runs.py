@@ -1,9 +1,10 @@
-"""benchmarks.stream_runs combines seeds grown by separate runs into one set of medians."""
+"""benchmarks.stream_runs combines seeds grown by separate runs into one set of
+medians, and the figure draws those medians."""
 
 import pytest
 from absl import app
 
-from benchmarks.stream_runs import METHODS, earlier_run, summarise
+from benchmarks.stream_runs import METHODS, earlier_run, figure_points, summarise
 from compose.files import write_json
 
 SETUP = {"tasks": ["a", "b"], "small_penalty": 0.9, "quick": False, "evolve": {"budget": 10}}
@@ -49,3 +50,19 @@ def test_a_seed_of_another_setup_or_grown_here_is_refused(tmp_path):
         earlier_run(path, {**SETUP, "small_penalty": 0.6}, range(1, 2))
     with pytest.raises(app.UsageError, match="seed 0 is also grown here"):
         earlier_run(path, SETUP, range(0, 1))
+
+
+def test_the_figure_draws_every_seeds_tasks_and_the_medians_of_the_seeds():
+    runs = [_run(0, 0.7), _run(1, 0.6), _run(2, 0.5)]
+    runs[2]["rows"]["evolved"][1]["system_params"] = 2000  # one seed's system doubles
+    runs[0]["rows"]["head"][0]["added_params"] = 500  # one seed's first head is large
+    points = figure_points(runs, SETUP["tasks"])
+    assert len(points["finetune"]["dots"]) == 6  # two tasks of three seeds
+    assert points["finetune"]["dots"][0] == (100, 0.7)
+    # The star is the summary's: median over seeds of the means (0.75, 0.65, 0.55).
+    assert points["finetune"]["star"] == (100, 0.65)
+    assert points["evolved_small"]["star"] == (40, 0.65)
+    # Sizes over the root (1000) before and after each task, medians of the seeds.
+    assert points["evolved"]["sizes"] == [1.0, 1.01, 1.02]
+    assert points["head"]["sizes"] == [1.0, 1.01, 1.02]
+    assert points["finetune"]["sizes"] == [1.0, 1.01, 1.02]
