@@ -1,8 +1,9 @@
 r"""A system grown over the task stream (muNet) against fine-tuning, head-only, independent models.
 
 The root is a bank trained on ``tasks.catalog.STREAM_ROOT`` (Fashion-MNIST)
-as the main job trains.  The stream (``tasks.catalog.TASK_STREAM``, ten
-tasks: five real, five derived) is then added one task at a time by
+by the ``stream`` named config (``--root_params_override`` changes it).
+The stream (``tasks.catalog.TASK_STREAM``, ten tasks: five real, five
+derived) is then added one task at a time by
 :func:`compose.grow.grow_system`, once at ``s = 1`` and once at
 ``--small_penalty``.  On the same tasks, from the same root, with the same
 training examples and the same held-out validation examples (the last
@@ -55,9 +56,15 @@ from absl import app, flags, logging  # noqa: E402
 
 from benchmarks.reference import matmul_gflop_s  # noqa: E402
 from benchmarks.stream_runs import METHODS, earlier_run, figure_points, summarise  # noqa: E402
-from compose.config import ExperimentConfig, override  # noqa: E402
+from compose.config import (  # noqa: E402
+    ExperimentConfig,
+    override,
+    parse_params_override,
+    validate,
+)
 from compose.config.experiments import named_config  # noqa: E402
 from compose.core.model import ComposedModel  # noqa: E402
+from compose.errors import UserError  # noqa: E402
 from compose.files import read_json, write_json  # noqa: E402
 from compose.grow import EvolveOptions, GrowOptions, grow_system, transfer_task  # noqa: E402
 from compose.grow.system import split_for_growth, system_parameter_count  # noqa: E402
@@ -67,7 +74,7 @@ from compose.run_log import environment  # noqa: E402
 from compose.seeds import derive_seed  # noqa: E402
 from compose.training import Supervised, Trainer, build_optimizer, evaluate  # noqa: E402
 from tasks import default_data_dir, default_tfds_dir, get_task, load_task_data  # noqa: E402
-from tasks.catalog import STREAM_ROOT, TASK_STREAM  # noqa: E402
+from tasks.catalog import TASK_STREAM  # noqa: E402
 
 flags.DEFINE_bool("quick", False, "Root 300 steps, the first 3 tasks, 4 candidates of 30 steps.")
 flags.DEFINE_string("data_dir", None, "Directory of the .npz files (default $COMPOSE_DATA_DIR).")
@@ -86,6 +93,12 @@ flags.DEFINE_float(
     0.9,
     "The s < 1 of the second grown system (0.9: at the default model a clone must gain about "
     "1.3%; docs/growing.md measures s = 0.6 too).",
+)
+flags.DEFINE_string(
+    "root_params_override",
+    "",
+    "Config values of the root, as compose.train's --params_override (e.g. "
+    "'model.bank_size=8,train.program_learning=none': a root running eight distinct blocks).",
 )
 flags.DEFINE_integer("budget", None, "Candidates per task (default EvolveOptions; --quick 4).")
 flags.DEFINE_integer("steps", None, "First-generation steps (default EvolveOptions; --quick 30).")
@@ -110,6 +123,9 @@ def main(argv):
     )
     setup = {"tasks": names, "small_penalty": FLAGS.small_penalty, "quick": FLAGS.quick}
     setup["evolve"] = dataclasses.asdict(evolve)
+    if FLAGS.root_params_override:  # absent by default, so older seeds' setups still match
+        setup["root"] = FLAGS.root_params_override
+    root = root_config(data_dir, FLAGS.root_params_override)
     seeds_here = range(FLAGS.first_seed, FLAGS.first_seed + seeds)
     earlier = [earlier_run(path, setup, seeds_here) for path in FLAGS.with_runs]
     if not seeds_here and not earlier:
@@ -123,7 +139,7 @@ def main(argv):
             split_for_growth(train, GrowOptions(), name, evolve.batch_size)
             stream.append((task, train, test))
         print(f"stream of {len(stream)} tasks: {', '.join(names)}; work dir {work_dir}", flush=True)
-        runs = [run_seed(seed, stream, evolve, data_dir, work_dir, setup) for seed in seeds_here]
+        runs = [run_seed(seed, stream, evolve, root, work_dir, setup) for seed in seeds_here]
     runs = sorted(runs + earlier, key=lambda run: run["seed"])
     summary = summarise(runs, names)
     if FLAGS.plot:
@@ -142,7 +158,7 @@ def main(argv):
     )
 
 
-def run_seed(seed, stream, evolve, data_dir, work_dir, setup) -> dict:
+def run_seed(seed, stream, evolve, root_base, work_dir, setup) -> dict:
     """Every method on the whole stream at ``seed``: ``{method: [per-task rows]}``
     and the root's size, also written to ``seed<N>/run.json`` with ``setup``,
     the environment and the commit.  The baselines run right after the ``s = 1``
@@ -150,7 +166,7 @@ def run_seed(seed, stream, evolve, data_dir, work_dir, setup) -> dict:
     seed_dir = os.path.join(work_dir, f"seed{seed}")
     os.makedirs(seed_dir, exist_ok=True)
     root_dir = os.path.join(seed_dir, "root")
-    root = train_root(seed, data_dir, root_dir)
+    root = train_root(seed, root_base, root_dir)
 
     def grown(method, penalty, system_dir):
         print(f"seed {seed}: {method} (s = {penalty})", flush=True)
@@ -211,27 +227,52 @@ GROWN_KEYS = (
 """What a grown system's row keeps of each task's record, beside its lineage's ``steps``."""
 
 
-def train_root(seed, data_dir, root_dir):
-    """The bank trained on ``STREAM_ROOT``, as ``compose.train`` leaves a model
-    dir (config first), so ``compose.grow`` can read it; reused when there."""
+def root_config(data_dir, params_override):
+    """The root's config: the ``stream`` named config with ``params_override``
+    (checked here, before anything trains), reading ``data_dir``."""
+    try:
+        config = override(ExperimentConfig(), named_config("stream"))
+        config = override(config, parse_params_override(params_override))
+        config = override(config, {"data_dir": data_dir, "tfds_dir": default_tfds_dir()})
+        if FLAGS.quick:
+            config = override(config, {"train": {"steps": 300}})
+        validate(config)
+    except UserError as error:
+        raise app.UsageError(f"--root_params_override: {error}") from error
+    return config
+
+
+def train_root(seed, base, root_dir):
+    """The bank trained by ``base`` at ``seed``, as ``compose.train`` leaves a
+    model dir (config first), so ``compose.grow`` can read it; reused when
+    there, if it was trained by the same config (data paths aside)."""
     from compose.training.models import load_trained_model
 
-    config = override(ExperimentConfig(), named_config("stream"))
-    steps = 300 if FLAGS.quick else config.train.steps
-    config = override(
-        config,
-        {
-            "data_dir": data_dir,
-            "tfds_dir": default_tfds_dir(),
-            "train": {"steps": steps, "seed": seed},
-        },
-    )
+    config = override(base, {"train": {"seed": seed}})
+    config_path = os.path.join(root_dir, "config.json")
+    if os.path.exists(config_path):
+        _check_same_root(read_json(config_path, "the root's config"), config.to_dict(), root_dir)
     if not os.path.exists(os.path.join(root_dir, "metrics.json")):
-        print(f"seed {seed}: root on {', '.join(STREAM_ROOT)}, {config.train.steps} steps")
+        print(f"seed {seed}: root on {', '.join(config.tasks)}, {config.train.steps} steps")
         os.makedirs(root_dir, exist_ok=True)
-        write_json(os.path.join(root_dir, "config.json"), config.to_dict())
+        write_json(config_path, config.to_dict())
         run_experiment(config, model_dir=root_dir, verbose=False)
     return load_trained_model(root_dir)
+
+
+def _check_same_root(stored, wanted, root_dir):
+    """A work dir's systems and baselines grew from its root: one trained by
+    another config cannot be reused for this run's."""
+    paths = ("data_dir", "tfds_dir")  # where the data is may differ between machines
+    stored = {key: value for key, value in stored.items() if key not in paths}
+    wanted = json.loads(json.dumps(wanted))  # tuples as JSON gives them back
+    wanted = {key: value for key, value in wanted.items() if key not in paths}
+    if stored != wanted:
+        changed = sorted(key for key in wanted if stored.get(key) != wanted[key])
+        raise app.UsageError(
+            f"{root_dir} holds a root trained with other {', '.join(changed)} values; "
+            "give another --work_dir for this --root_params_override"
+        )
 
 
 def run_baseline(method, root, task, train, test, steps, evolve, seed) -> dict:

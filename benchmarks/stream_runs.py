@@ -21,11 +21,12 @@ def earlier_run(path, setup, seeds_here) -> dict:
     """The ``run.json`` of a seed grown by another run, checked to be of the
     same stream and options and not a seed grown here."""
     run = read_json(path, "a stream seed's run.json")
-    for key, value in setup.items():
-        if run.get("setup", {}).get(key) != value:
+    theirs = run.get("setup", {})
+    for key in sorted(setup.keys() | theirs.keys()):  # an option only one of them set too
+        if theirs.get(key) != setup.get(key):
             raise app.UsageError(
-                f"--with_runs {path}: its {key} is {run.get('setup', {}).get(key)!r}, this "
-                f"run's is {value!r}; only seeds of the same stream and options combine"
+                f"--with_runs {path}: its {key} is {theirs.get(key)!r}, this "
+                f"run's is {setup.get(key)!r}; only seeds of the same stream and options combine"
             )
     if run["seed"] in seeds_here:
         raise app.UsageError(f"--with_runs {path}: seed {run['seed']} is also grown here")

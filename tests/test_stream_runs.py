@@ -48,6 +48,12 @@ def test_a_seed_of_another_setup_or_grown_here_is_refused(tmp_path):
     write_json(path, _run(0, 0.5))
     with pytest.raises(app.UsageError, match=r"its small_penalty is 0\.9, this run's is 0\.6"):
         earlier_run(path, {**SETUP, "small_penalty": 0.6}, range(1, 2))
+    with pytest.raises(
+        app.UsageError, match=r"its root is None, this run's is 'model.bank_size=8'"
+    ):
+        earlier_run(path, {**SETUP, "root": "model.bank_size=8"}, range(1, 2))
+    with pytest.raises(app.UsageError, match=r"its quick is False, this run's is None"):
+        earlier_run(path, {k: v for k, v in SETUP.items() if k != "quick"}, range(1, 2))
     with pytest.raises(app.UsageError, match="seed 0 is also grown here"):
         earlier_run(path, SETUP, range(0, 1))
 
