@@ -55,7 +55,13 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 from benchmarks.reference import matmul_gflop_s  # noqa: E402
-from benchmarks.stream_runs import METHODS, earlier_run, figure_points, summarise  # noqa: E402
+from benchmarks.stream_runs import (  # noqa: E402
+    METHODS,
+    check_same_root,
+    earlier_run,
+    figure_points,
+    summarise,
+)
 from compose.config import (  # noqa: E402
     ExperimentConfig,
     override,
@@ -251,28 +257,13 @@ def train_root(seed, base, root_dir):
     config = override(base, {"train": {"seed": seed}})
     config_path = os.path.join(root_dir, "config.json")
     if os.path.exists(config_path):
-        _check_same_root(read_json(config_path, "the root's config"), config.to_dict(), root_dir)
+        check_same_root(read_json(config_path, "the root's config"), config.to_dict(), root_dir)
     if not os.path.exists(os.path.join(root_dir, "metrics.json")):
         print(f"seed {seed}: root on {', '.join(config.tasks)}, {config.train.steps} steps")
         os.makedirs(root_dir, exist_ok=True)
         write_json(config_path, config.to_dict())
         run_experiment(config, model_dir=root_dir, verbose=False)
     return load_trained_model(root_dir)
-
-
-def _check_same_root(stored, wanted, root_dir):
-    """A work dir's systems and baselines grew from its root: one trained by
-    another config cannot be reused for this run's."""
-    paths = ("data_dir", "tfds_dir")  # where the data is may differ between machines
-    stored = {key: value for key, value in stored.items() if key not in paths}
-    wanted = json.loads(json.dumps(wanted))  # tuples as JSON gives them back
-    wanted = {key: value for key, value in wanted.items() if key not in paths}
-    if stored != wanted:
-        changed = sorted(key for key in wanted if stored.get(key) != wanted[key])
-        raise app.UsageError(
-            f"{root_dir} holds a root trained with other {', '.join(changed)} values; "
-            "give another --work_dir for this --root_params_override"
-        )
 
 
 def run_baseline(method, root, task, train, test, steps, evolve, seed) -> dict:

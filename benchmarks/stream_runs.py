@@ -8,6 +8,7 @@ run of 4-6 hours.
 """
 
 import itertools
+import json
 import statistics
 
 from absl import app
@@ -31,6 +32,21 @@ def earlier_run(path, setup, seeds_here) -> dict:
     if run["seed"] in seeds_here:
         raise app.UsageError(f"--with_runs {path}: seed {run['seed']} is also grown here")
     return run
+
+
+def check_same_root(stored, wanted, root_dir):
+    """A work dir's systems and baselines grew from its root: one trained by
+    another config cannot be reused for this run's."""
+    paths = ("data_dir", "tfds_dir")  # where the data is may differ between machines
+    stored = {key: value for key, value in stored.items() if key not in paths}
+    wanted = json.loads(json.dumps(wanted))  # tuples as JSON gives them back
+    wanted = {key: value for key, value in wanted.items() if key not in paths}
+    if stored != wanted:
+        changed = sorted(key for key in wanted if stored.get(key) != wanted[key])
+        raise app.UsageError(
+            f"{root_dir} holds a root trained with other {', '.join(changed)} values; "
+            "give another --work_dir for this --root_params_override"
+        )
 
 
 def summarise(runs, names) -> dict:

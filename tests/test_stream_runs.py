@@ -1,10 +1,20 @@
 """benchmarks.stream_runs combines seeds grown by separate runs into one set of
-medians, and the figure draws those medians."""
+medians, the figure draws those medians, and a work dir's root is reused only
+for the config that trained it."""
+
+import json
 
 import pytest
 from absl import app
 
-from benchmarks.stream_runs import METHODS, earlier_run, figure_points, summarise
+from benchmarks.stream_runs import (
+    METHODS,
+    check_same_root,
+    earlier_run,
+    figure_points,
+    summarise,
+)
+from compose.config import ExperimentConfig, override
 from compose.files import write_json
 
 SETUP = {"tasks": ["a", "b"], "small_penalty": 0.9, "quick": False, "evolve": {"budget": 10}}
@@ -72,3 +82,23 @@ def test_the_figure_draws_every_seeds_tasks_and_the_medians_of_the_seeds():
     assert points["evolved"]["sizes"] == [1.0, 1.01, 1.02]
     assert points["head"]["sizes"] == [1.0, 1.01, 1.02]
     assert points["finetune"]["sizes"] == [1.0, 1.01, 1.02]
+
+
+def _stored(config):
+    """``config`` as the root's ``config.json`` gives it back."""
+    return json.loads(json.dumps(config.to_dict()))
+
+
+def test_a_root_is_reused_wherever_its_data_is():
+    trained = override(ExperimentConfig(), {"data_dir": "/a", "train": {"seed": 2}})
+    again = override(trained, {"data_dir": "../shared/data", "tfds_dir": "/b"})
+    check_same_root(_stored(trained), again.to_dict(), "work/seed2/root")
+
+
+def test_a_root_of_another_config_is_refused():
+    trained = override(ExperimentConfig(), {"train": {"seed": 2}})
+    wanted = override(trained, {"model": {"bank_size": 8}})
+    with pytest.raises(
+        app.UsageError, match=r"work/seed2/root holds a root trained with other model"
+    ):
+        check_same_root(_stored(trained), wanted.to_dict(), "work/seed2/root")
