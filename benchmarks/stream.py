@@ -31,7 +31,7 @@ system grown at ``s < 1``, the one muNet sizes (``*_s1`` give ``s = 1``'s).
 command run again (after a kill, or with more ``--seeds``) continues.  Each
 finished seed also leaves ``seed<N>/run.json``: its rows, the packages and
 processor (``compose.run_log.environment``) and the commit.  A seed takes
-about 2.4 hours on two Zen-3 cores, so three seeds need not come from one session:
+1.9-2.4 hours on two Zen-3 cores, so three seeds need not come from one session:
 ``--first_seed`` picks which seeds this run grows, and ``--with_runs`` adds
 the ``run.json`` of seeds grown elsewhere (the same stream and options) to
 the medians.
