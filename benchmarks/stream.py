@@ -57,7 +57,7 @@ from absl import app, flags, logging  # noqa: E402
 from benchmarks.reference import matmul_gflop_s  # noqa: E402
 from benchmarks.stream_runs import (  # noqa: E402
     METHODS,
-    check_same_root,
+    ROOT_KEYS,
     earlier_run,
     figure_points,
     summarise,
@@ -71,7 +71,7 @@ from compose.config import (  # noqa: E402
 from compose.config.experiments import named_config  # noqa: E402
 from compose.core.model import ComposedModel  # noqa: E402
 from compose.errors import UserError  # noqa: E402
-from compose.files import read_json, write_json  # noqa: E402
+from compose.files import check_resumable, read_json, write_config, write_json  # noqa: E402
 from compose.grow import EvolveOptions, GrowOptions, grow_system, transfer_task  # noqa: E402
 from compose.grow.system import split_for_growth, system_parameter_count  # noqa: E402
 from compose.grow.task_transfer import TransferOptions  # noqa: E402
@@ -149,7 +149,7 @@ def main(argv):
     runs = sorted(runs + earlier, key=lambda run: run["seed"])
     summary = summarise(runs, names)
     if FLAGS.plot:
-        plot(runs, names, FLAGS.plot)
+        plot(runs, summary, FLAGS.plot)
     print(json.dumps({"benchmark": "stream", "per_seed": runs}))
     print(
         json.dumps(
@@ -251,17 +251,18 @@ def root_config(data_dir, params_override):
 def train_root(seed, base, root_dir):
     """The bank trained by ``base`` at ``seed``, as ``compose.train`` leaves a
     model dir (config first), so ``compose.grow`` can read it; reused when
-    there, if it was trained by the same config (data paths aside)."""
+    there, if it was trained by the same tasks, model and training (the work
+    dir's systems and baselines grew from it)."""
     from compose.training.models import load_trained_model
 
     config = override(base, {"train": {"seed": seed}})
-    config_path = os.path.join(root_dir, "config.json")
-    if os.path.exists(config_path):
-        check_same_root(read_json(config_path, "the root's config"), config.to_dict(), root_dir)
+    try:
+        check_resumable(config, root_dir, ROOT_KEYS, "--work_dir")
+    except UserError as error:
+        raise app.UsageError(str(error)) from error
     if not os.path.exists(os.path.join(root_dir, "metrics.json")):
         print(f"seed {seed}: root on {', '.join(config.tasks)}, {config.train.steps} steps")
-        os.makedirs(root_dir, exist_ok=True)
-        write_json(config_path, config.to_dict())
+        write_config(config, root_dir)
         run_experiment(config, model_dir=root_dir, verbose=False)
     return load_trained_model(root_dir)
 
@@ -328,7 +329,7 @@ def independent_model(root, task, train, steps, evolve, seed):
     return model, model.parameter_report()[task.name]["total_params"]
 
 
-def plot(runs, names, path):
+def plot(runs, summary, path):
     """Test accuracy against parameters charged per task, per method, and the
     system's size as tasks are added: every seed's tasks as dots, the medians
     over seeds (the headline's) as stars and lines."""
@@ -337,7 +338,7 @@ def plot(runs, names, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = figure_points(runs, names)
+    points = figure_points(runs, summary)
     seeds = ", ".join(str(run["seed"]) for run in runs)
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     for method, drawn in points.items():
@@ -359,7 +360,7 @@ def plot(runs, names, path):
     for method in ("evolved", "evolved_small", "finetune", "head"):
         grown = method.startswith("evolved")
         right.plot(
-            range(len(names) + 1),
+            range(len(points[method]["sizes"])),
             points[method]["sizes"],
             marker="o" if grown else ".",
             color=_color(method),

@@ -8,7 +8,6 @@ run of 4-6 hours.
 """
 
 import itertools
-import json
 import statistics
 
 from absl import app
@@ -16,6 +15,10 @@ from absl import app
 from compose.files import read_json
 
 METHODS = ("evolved", "evolved_small", "finetune", "head", "independent")
+
+ROOT_KEYS = ("tasks", "model", "train")
+"""Config sections a work dir's root must share with this run's to be reused
+(:func:`compose.files.check_resumable`): its systems and baselines grew from it."""
 
 
 def earlier_run(path, setup, seeds_here) -> dict:
@@ -32,21 +35,6 @@ def earlier_run(path, setup, seeds_here) -> dict:
     if run["seed"] in seeds_here:
         raise app.UsageError(f"--with_runs {path}: seed {run['seed']} is also grown here")
     return run
-
-
-def check_same_root(stored, wanted, root_dir):
-    """A work dir's systems and baselines grew from its root: one trained by
-    another config cannot be reused for this run's."""
-    paths = ("data_dir", "tfds_dir")  # where the data is may differ between machines
-    stored = {key: value for key, value in stored.items() if key not in paths}
-    wanted = json.loads(json.dumps(wanted))  # tuples as JSON gives them back
-    wanted = {key: value for key, value in wanted.items() if key not in paths}
-    if stored != wanted:
-        changed = sorted(key for key in wanted if stored.get(key) != wanted[key])
-        raise app.UsageError(
-            f"{root_dir} holds a root trained with other {', '.join(changed)} values; "
-            "give another --work_dir for this --root_params_override"
-        )
 
 
 def summarise(runs, names) -> dict:
@@ -115,13 +103,12 @@ def system_sizes(run, method) -> list:
     return [1.0] + [size / root for size in sizes]
 
 
-def figure_points(runs, names) -> dict:
+def figure_points(runs, summary) -> dict:
     """What ``benchmarks.stream --plot`` draws, per method: ``dots`` (charged
     parameters, test accuracy) of every task of every seed; ``star`` the
-    summary's medians over seeds of the mean charged parameters and of the mean
-    accuracy; ``sizes`` the median over seeds of the system's size over the
-    root's after 0, 1, ... tasks."""
-    summary = summarise(runs, names)
+    medians over seeds of the mean charged parameters and of the mean accuracy
+    (``summary``, :func:`summarise` of ``runs``); ``sizes`` the median over
+    seeds of the system's size over the root's after 0, 1, ... tasks."""
     curves = {method: [system_sizes(run, method) for run in runs] for method in METHODS}
     return {
         method: {

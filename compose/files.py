@@ -102,6 +102,26 @@ def earlier_entries(path: str, identity: dict, section: str) -> dict:
     return earlier[section]
 
 
+RESUMABLE_KEYS = ("tasks", "model")
+"""Config sections a resumed run must share with the run in its model dir."""
+
+
+def check_resumable(config, directory: str, keys=RESUMABLE_KEYS, flag="--model_dir") -> None:
+    """Refuses a ``directory`` whose ``config.json`` (:func:`write_config`)
+    holds a run that differs from ``config`` in the sections ``keys``."""
+    config_path = os.path.join(directory, "config.json")
+    if not os.path.exists(config_path):
+        return
+    previous = read_json(config_path, "model dir config")
+    current = config.to_dict()
+    for key in keys:
+        if previous.get(key) != current[key]:
+            raise InvalidInputError(
+                f"{config_path} holds a run with {key}={previous.get(key)}, but this run has "
+                f"{key}={current[key]}; use a new {flag} (resuming would mix models)"
+            )
+
+
 def write_config(config, directory: str) -> None:
     """Writes an ``ExperimentConfig`` as ``directory/config.json`` (atomically);
     call it only after every check of the run has passed."""

@@ -25,8 +25,7 @@ from absl import flags
 
 from compose.cli import build_config, define_field_flags, run_binary
 from compose.config import ExperimentConfig
-from compose.errors import InvalidInputError
-from compose.files import read_json, write_config
+from compose.files import check_resumable, write_config
 from tasks import default_data_dir, default_tfds_dir
 
 FLAGS = flags.FLAGS
@@ -58,9 +57,6 @@ FLAG_FIELDS = define_field_flags(
     }
 )
 
-RESUMABLE_KEYS = ("tasks", "model")
-"""Config sections a resumed run must share with the run in its model dir."""
-
 
 def experiment_config(flag_values) -> ExperimentConfig:
     """Defaults (data dirs from the environment), then the config file, then
@@ -76,28 +72,13 @@ def experiment_config(flag_values) -> ExperimentConfig:
     return config
 
 
-def check_resumable(config: ExperimentConfig, config_path: str) -> None:
-    """Refuses a model dir that holds a run of a different model or tasks."""
-    if not os.path.exists(config_path):
-        return
-    previous = read_json(config_path, "model dir config")
-    current = config.to_dict()
-    for key in RESUMABLE_KEYS:
-        if previous.get(key) != current[key]:
-            raise InvalidInputError(
-                f"{config_path} holds a run with {key}={previous.get(key)}, but this run has "
-                f"{key}={current[key]}; use a new --model_dir (resuming would mix models)"
-            )
-
-
 def main(argv):
     from compose.files import check_writable, lock_directory
     from compose.recipes.joint import check_runnable, format_table, run_experiment
 
     config = experiment_config(FLAGS)
     model_dir = FLAGS.model_dir or DEFAULT_MODEL_DIR
-    config_path = os.path.join(model_dir, "config.json")
-    check_resumable(config, config_path)
+    check_resumable(config, model_dir)
     check_writable(model_dir, "--model_dir")
     check_runnable(config, model_dir)
     os.makedirs(model_dir, exist_ok=True)

@@ -1,21 +1,14 @@
 """benchmarks.stream_runs combines seeds grown by separate runs into one set of
-medians, the figure draws those medians, and a work dir's root is reused only
-for the config that trained it."""
-
-import json
+medians, and the figure draws those medians; a stream work dir's root is
+reused only for the tasks, model and training that made it."""
 
 import pytest
 from absl import app
 
-from benchmarks.stream_runs import (
-    METHODS,
-    check_same_root,
-    earlier_run,
-    figure_points,
-    summarise,
-)
+from benchmarks.stream_runs import METHODS, ROOT_KEYS, earlier_run, figure_points, summarise
 from compose.config import ExperimentConfig, override
-from compose.files import write_json
+from compose.errors import InvalidInputError
+from compose.files import check_resumable, write_config, write_json
 
 SETUP = {"tasks": ["a", "b"], "small_penalty": 0.9, "quick": False, "evolve": {"budget": 10}}
 
@@ -72,7 +65,7 @@ def test_the_figure_draws_every_seeds_tasks_and_the_medians_of_the_seeds():
     runs = [_run(0, 0.7), _run(1, 0.6), _run(2, 0.5)]
     runs[2]["rows"]["evolved"][1]["system_params"] = 2000  # one seed's system doubles
     runs[0]["rows"]["head"][0]["added_params"] = 500  # one seed's first head is large
-    points = figure_points(runs, SETUP["tasks"])
+    points = figure_points(runs, summarise(runs, SETUP["tasks"]))
     assert len(points["finetune"]["dots"]) == 6  # two tasks of three seeds
     assert points["finetune"]["dots"][0] == (100, 0.7)
     # The star is the summary's: median over seeds of the means (0.75, 0.65, 0.55).
@@ -84,21 +77,18 @@ def test_the_figure_draws_every_seeds_tasks_and_the_medians_of_the_seeds():
     assert points["finetune"]["sizes"] == [1.0, 1.01, 1.02]
 
 
-def _stored(config):
-    """``config`` as the root's ``config.json`` gives it back."""
-    return json.loads(json.dumps(config.to_dict()))
-
-
-def test_a_root_is_reused_wherever_its_data_is():
+def test_a_root_is_reused_wherever_its_data_is(tmp_path):
     trained = override(ExperimentConfig(), {"data_dir": "/a", "train": {"seed": 2}})
+    write_config(trained, str(tmp_path))
     again = override(trained, {"data_dir": "../shared/data", "tfds_dir": "/b"})
-    check_same_root(_stored(trained), again.to_dict(), "work/seed2/root")
+    check_resumable(again, str(tmp_path), ROOT_KEYS, "--work_dir")
 
 
-def test_a_root_of_another_config_is_refused():
+def test_a_root_of_another_config_is_refused(tmp_path):
     trained = override(ExperimentConfig(), {"train": {"seed": 2}})
-    wanted = override(trained, {"model": {"bank_size": 8}})
-    with pytest.raises(
-        app.UsageError, match=r"work/seed2/root holds a root trained with other model"
-    ):
-        check_same_root(_stored(trained), wanted.to_dict(), "work/seed2/root")
+    write_config(trained, str(tmp_path))
+    for change in ({"model": {"bank_size": 8}}, {"train": {"program_learning": "none"}}):
+        wanted = override(trained, change)
+        section = next(iter(change))
+        with pytest.raises(InvalidInputError, match=rf"holds a run with {section}=.*--work_dir"):
+            check_resumable(wanted, str(tmp_path), ROOT_KEYS, "--work_dir")
