@@ -54,22 +54,28 @@ def main(argv):
     from tasks import default_data_dir, default_tfds_dir, get_task, load_task_data
 
     ranks = parse_ranks(FLAGS.ranks)
-    steps_list = [int(s) for s in FLAGS.steps]
-    if min(steps_list) < 2:
-        raise InvalidInputError(f"--steps: every value must be at least 2, got {steps_list}")
-    tasks = [get_task(name) for name in FLAGS.tasks]  # unknown names fail before training
+    try:
+        steps_list = [int(s) for s in FLAGS.steps]
+    except ValueError:
+        raise InvalidInputError(f"--steps: {FLAGS.steps} are not all integers") from None
+    grow = GrowOptions()
+    # Built before anything loads, so the config's own checks name a bad value first.
+    options_of = {
+        steps: dataclasses.replace(
+            grow.evolve, budget=1, steps=steps, size_penalty=FLAGS.size_penalty, seed=FLAGS.seed
+        )
+        for steps in steps_list
+    }
+    tasks = [get_task(name) for name in FLAGS.tasks]
     tf.config.experimental.enable_op_determinism()
     model = load_trained_model(FLAGS.model_dir)
     data_dir = FLAGS.data_dir or default_data_dir()
-    grow = GrowOptions()
-    rows, started = [], time.time()
+    rows_of = {steps: [] for steps in options_of}
+    started = time.time()
     for task in tasks:
         train, _ = load_task_data(task, data_dir, default_tfds_dir())
         train, validation = split_for_growth(train, grow, task.name, grow.evolve.batch_size)
-        for steps in steps_list:
-            options = dataclasses.replace(
-                grow.evolve, budget=1, steps=steps, size_penalty=FLAGS.size_penalty, seed=FLAGS.seed
-            )
+        for steps, options in options_of.items():
             row = {}
             for kind, start in start_kinds(model, ranks, steps, options.learning_rate).items():
                 begun = time.time()
@@ -83,15 +89,12 @@ def main(argv):
                     "added_params": trained.added_params,
                     "seconds": round(time.time() - begun, 1),
                 }
-            rows.append(row)
+            rows_of[steps].append(row)
             print(json.dumps({"task": task.name, "steps": steps, "kinds": row}), flush=True)
     summary = {
         "benchmark": "genome_curves",
         "baseline": BASELINE,
-        "minus_baseline": {
-            steps: against_baseline(rows[i :: len(steps_list)])
-            for i, steps in enumerate(steps_list)
-        },
+        "minus_baseline": {steps: against_baseline(rows) for steps, rows in rows_of.items()},
         "tasks": FLAGS.tasks,
         "size_penalty": FLAGS.size_penalty,
         "model_dir": FLAGS.model_dir,
