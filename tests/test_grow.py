@@ -136,7 +136,10 @@ def test_every_task_is_recorded_and_no_earlier_task_changes(runs):
     model = keras.models.load_model(work / "whole" / "model.keras")
     for index, record in enumerate(tasks):
         assert record["index"] == index and record["old_task_max_abs_diff"] == 0.0
-        assert record["genome"]["program"] == model.program(record["task"])
+        program = model.program(record["task"])
+        assert record["program"] == program and record["adoption_max_abs_diff"] < 1e-5
+        adopted = {entry: model.bank.derived[entry][0] for entry in record["derived_entries"]}
+        assert [adopted.get(entry, entry) for entry in program] == record["genome"]["program"]
         assert 1 <= len(record["candidates"]) <= 3 and record["lineage"][-1]["order"] in range(3)
         assert record["added_params"] > 0 and 0.0 <= record["test_accuracy"] <= 1.0
         assert (

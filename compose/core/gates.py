@@ -39,6 +39,26 @@ def low_rank_split(shape, rank):
     return (rows, cols) if rank * (rows + cols) < math.prod(shape) else None
 
 
+def delta_factor_shapes(shape, rank) -> list[tuple[int, ...]]:
+    """The factors storing one block's delta of a kernel of ``shape``:
+    ``[left, right]`` of its matrix view at ``rank``, or ``[shape]`` (a full
+    delta) where low-rank factors would not be smaller."""
+    split = low_rank_split(shape, rank)
+    if split is None:
+        return [tuple(shape)]
+    rows, cols = split
+    return [(rows, rank), (rank, cols)]
+
+
+def delta_from_factors(factors, shape):
+    """One delta of ``shape`` (or ``[N, *shape]`` for factors ``[N, ...]``)
+    from its factors: the full delta itself, or ``left @ right`` reshaped."""
+    if len(factors) == 1:
+        return factors[0]
+    product = ops.matmul(*factors)
+    return ops.reshape(product, (*product.shape[:-2], *shape))
+
+
 @dataclasses.dataclass(frozen=True)
 class GateValues:
     """A snapshot of one task's gates: their rank, their weights (factors in
@@ -128,9 +148,7 @@ class BlockGates(keras.layers.Layer):
     def _deltas(self):
         """Every block's delta of every parameter, ``[K, *shape]`` each."""
         return [
-            factors[0]
-            if len(factors) == 1
-            else ops.reshape(ops.matmul(*factors), (self.bank_size, *shape))
+            delta_from_factors(factors, shape)
             for factors, shape in zip(self.factors, self.param_shapes.values(), strict=True)
         ]
 
@@ -210,8 +228,9 @@ class BlockGates(keras.layers.Layer):
     def delta_size(self) -> int:
         """Values one block's open delta costs: its kernels in full, or their factors."""
         return sum(
-            math.prod(shape) if split is None else self.rank * sum(split)
-            for shape, split in zip(self.param_shapes.values(), self.splits.values(), strict=True)
+            math.prod(factor)
+            for shape in self.param_shapes.values()
+            for factor in delta_factor_shapes(shape, self.rank)
         )
 
     def copy_from(self, other):

@@ -59,6 +59,9 @@ class ComposedModel(keras.Model):
       gate_ranks: ``{gated task: rank}`` of the tasks whose deltas are
         low-rank products (:class:`compose.core.gates.BlockGates`); the other
         gated tasks own full deltas.
+      derived_entries: ``[entry, base, rank]`` of the bank's derived entries
+        (:class:`compose.core.bank.BlockBank`): adapted blocks a grown task
+        left behind, stored as its base plus a low-rank delta.
       seed: every initialiser's seed derives from it (:mod:`compose.seeds`),
         so the initial weights depend on nothing else.
       fuse_tasks: run tasks with equal batch sizes through the bank together.
@@ -86,6 +89,7 @@ class ComposedModel(keras.Model):
         programs=None,
         gated_tasks=(),
         gate_ranks=None,
+        derived_entries=(),
         seed=0,
         fuse_tasks=MODEL_DEFAULTS.fuse_tasks,
         precision=MODEL_DEFAULTS.precision,
@@ -129,7 +133,14 @@ class ComposedModel(keras.Model):
         self.precision = precision
         policy = compute_policy(precision)  # ValueError naming the choices
         self.bank = BlockBank(
-            block, bank_size, channels, norm_placement, seed=seed, dtype=policy, name="bank"
+            block,
+            bank_size,
+            channels,
+            norm_placement,
+            seed=seed,
+            derived=derived_entries,
+            dtype=policy,
+            name="bank",
         )
         block_shapes = {name: p.shape for name, p in self.bank.param_specs.items()}
         self.task_paths = [
@@ -260,10 +271,11 @@ class ComposedModel(keras.Model):
                 active.append(tf.cast(tf.not_equal(program, IDENTITY), tf.float32))
         mixtures = tf.stack(mixtures, axis=1)  # [L, T, K]
         active = tf.stack(active, axis=1)  # [L, T]
+        kernels = self.bank.entry_kernels()  # derived entries built once a pass
         for layer in range(self.depth):
             mix = mixtures[layer]
             deltas = [path.kernel_deltas(mix[t]) for t, path in enumerate(paths)]
-            params = self.bank(mix, deltas=deltas)
+            params = self.bank(mix, deltas=deltas, kernels=kernels)
             branch = self.bank.family.apply(
                 x, params, lambda site, h, layer=layer, mix=mix: norm(site, layer, h, mix)
             )
@@ -320,26 +332,27 @@ class ComposedModel(keras.Model):
     # -- reporting -------------------------------------------------------------
 
     def parameter_report(self) -> dict[str, dict]:
-        """Per task: bank blocks used and parameters shared vs owned.
+        """Per task: bank entries used and parameters shared vs owned.
 
-        ``shared_params`` counts the distinct bank blocks the task's program
-        touches (all K for mixed programs); ``own_params`` counts the
-        trainable parameters no other task uses.
+        ``shared_params`` counts the values of the distinct bank entries the
+        task's program reads (all K for mixed programs), a derived entry's
+        bases included (:meth:`BlockBank.entries_used`); ``own_params`` counts
+        the trainable parameters no other task uses.
         """
-        block_size = self.bank.block_size
         report = {}
         for task in self.task_names:
             path = self.path(task)
             mixed = self.selection(task) == "mixed"
-            used = self.bank_size if mixed else len(set(self.program(task)))
+            entries = range(self.bank_size) if mixed else self.bank.entries_used(self.program(task))
+            shared = sum(self.bank.entry_size(entry) for entry in entries)
             own = path.own_parameter_count()
             report[task] = {
                 "program": self.program(task),
                 "selection": self.selection(task),
-                "bank_blocks_used": used,
-                "shared_params": used * block_size,
+                "bank_blocks_used": len(entries),
+                "shared_params": shared,
                 "own_params": own,
-                "total_params": used * block_size + own,
+                "total_params": shared + own,
             }
         return report
 
@@ -361,6 +374,7 @@ class ComposedModel(keras.Model):
                 for path in self.task_paths
                 if path.gates is not None and path.gates.rank is not None
             },
+            derived_entries=self.bank.get_config()["derived"],
             seed=self.seed,
             fuse_tasks=self.fuse_tasks,
             precision=self.precision,

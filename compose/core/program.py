@@ -82,3 +82,15 @@ def logits_near(program: Sequence[int], depth: int, bank_size: int, logit: float
     logits = np.zeros((depth, bank_size), np.float32)
     logits[np.arange(len(program)), list(program)] = logit
     return logits
+
+
+def entries_read(program, bases) -> set[int]:
+    """The bank entries ``program`` reads: its own and, through ``bases``
+    (``{derived entry: its base}``), every entry they derive from."""
+    read = set()
+    for entry in program:
+        read.add(entry)
+        while entry in bases:
+            entry = bases[entry]
+            read.add(entry)
+    return read

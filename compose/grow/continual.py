@@ -8,7 +8,12 @@ old tasks' own variables are not trained and the old blocks get no gradient,
 so the old tasks' predictions stay bit-identical (a one-hot mixture over the
 grown bank adds exact zeros).  Weights move through explicit copy methods
 (:meth:`BlockBank.copy_blocks_from`, :meth:`TaskPath.copy_from`).
+
+:func:`adopt_gated_deltas` ends a gated task's turn: the deltas it opened
+become parts of the bank that later tasks can run.
 """
+
+import numpy as np
 
 from compose.core.model import ComposedModel
 from compose.errors import InvalidInputError
@@ -69,3 +74,67 @@ def add_task(
         parts = ("stem", "norm", "head", "program") + (("gates",) if old.gates else ())
         grown.path(task).copy_from(old, parts)
     return grown
+
+
+def adopt_gated_deltas(model, task, own_entries=()) -> ComposedModel:
+    """``model`` with ``task``'s open gated deltas moved into the bank and its gates gone.
+
+    A delta the task opened on an entry of ``own_entries`` (its own clones) is
+    added to that clone.  One on any other entry its program runs becomes a
+    new *derived* entry, that entry plus the delta's factors
+    (:class:`compose.core.bank.BlockBank`), which the program then runs in
+    its place.  The task computes the same kernels (a derived entry's
+    product is formed alone, not batched with the other blocks', so its
+    outputs may move by float rounding); every other task's are bit-identical.
+    What changes is who may use the adapted blocks: gates belong to one task,
+    a derived entry is a block any later task can run, charged its delta's
+    values divided among the tasks that run it.
+
+    Args:
+      model: a :class:`ComposedModel`; not modified.
+      task: one of its tasks; without gates ``model`` is returned.
+      own_entries: bank entries only ``task`` runs and may change (its clones).
+    """
+    path = model.path(task)
+    if path.gates is None:
+        return model
+    program = model.program(task)
+    opened = path.gates.open_blocks(program)
+    merged = [entry for entry in opened if entry in set(own_entries)]
+    new_entries = {
+        base: model.bank_size + i for i, base in enumerate(e for e in opened if e not in merged)
+    }
+    config = model.get_config()
+    adopted = ComposedModel.from_config(
+        {
+            **config,
+            "bank_size": model.bank_size + len(new_entries),
+            "programs": {**config["programs"], task: [new_entries.get(b, b) for b in program]},
+            "gated_tasks": [t for t in config["gated_tasks"] if t != task],
+            "gate_ranks": {t: r for t, r in config["gate_ranks"].items() if t != task},
+            "derived_entries": [
+                *config["derived_entries"],
+                *([entry, base, path.gates.rank] for base, entry in new_entries.items()),
+            ],
+        }
+    )
+    adopted.bank.copy_blocks_from(model.bank)
+    for base, entry in new_entries.items():
+        for factors, gate_factors in zip(
+            adopted.bank.deltas[entry], path.gates.factors, strict=True
+        ):
+            for variable, gate_variable in zip(factors, gate_factors, strict=True):
+                variable.assign(np.asarray(gate_variable)[base])
+    deltas = path.gates.full_deltas()
+    for kernel, delta in zip(adopted.bank.kernels, deltas, strict=True):
+        values = np.array(kernel)
+        for entry in merged:
+            values[adopted.bank.stored_row(entry)] += delta[entry]
+        kernel.assign(values)
+    for name in model.task_names:
+        old = model.path(name)
+        parts = ("stem", "norm", "head")
+        if name != task:
+            parts += ("program",) + (("gates",) if old.gates else ())
+        adopted.path(name).copy_from(old, parts)
+    return adopted

@@ -1,7 +1,8 @@
 """muNet evolution of a new task over a frozen system: candidates are trained, not only scored.
 
 A candidate is a :class:`Genome`: the task's program (indices into every
-block the system holds, earlier tasks' clones included), the clones it owns
+block the system holds, earlier tasks' clones and derived entries included),
+the clones it owns
 (new trainable bank entries initialised from a frozen block), whether it owns
 TAPS gated deltas of the blocks (:mod:`compose.core.gates`) and their rank
 (low-rank deltas open a block for a fraction of a clone's values), and two
@@ -59,7 +60,7 @@ GATE_RANKS = (1, 2, 4, 8, None)
 class Genome:
     """One candidate architecture of the new task.
 
-    ``program`` indices below the system's bank size name frozen blocks;
+    ``program`` indices below the system's bank size name frozen entries;
     ``bank_size + i`` names ``clones[i]``, a ``(clone id, parent block)`` pair.
     """
 
@@ -200,7 +201,10 @@ class _Trained:
         self.gates = path.gates.snapshot() if genome.gated else None
         self.clone_rows = {clone_id: bank_size + i for i, (clone_id, _) in enumerate(genome.clones)}
         self.clones = {
-            clone_id: [np.array(kernel)[bank_size + i] for kernel in model.bank.weights]
+            clone_id: [
+                np.array(weight)[model.bank.stored_row(bank_size + i)]
+                for weight in model.bank.stored_weights()
+            ]
             for i, (clone_id, _) in enumerate(genome.clones)
         }
 
@@ -218,12 +222,12 @@ class _Trained:
                 if clone_id in self.clone_rows:
                     rows[bank_size + i] = self.clone_rows[clone_id]
             model.path(task).gates.restore(self.gates, rows)
-        for kernel_index, kernel in enumerate(model.bank.weights):
-            values = np.array(kernel)
+        for index, weight in enumerate(model.bank.stored_weights()):
+            values = np.array(weight)
             for i, (clone_id, _) in enumerate(genome.clones):
                 if clone_id in self.clones:
-                    values[bank_size + i] = self.clones[clone_id][kernel_index]
-            kernel.assign(values)
+                    values[model.bank.stored_row(bank_size + i)] = self.clones[clone_id][index]
+            weight.assign(values)
 
 
 def first_generation(model, spec, train, validation, options=None, verbose=True):

@@ -6,8 +6,11 @@ first generation comes from the cheap choices that exist (the closed-form
 search, the closest tasks' programs, head-only, gated, full clones), its
 candidates train and are scored on examples held out of its training split
 (``validation_examples``, at most a fifth of it), and the best by
-``accuracy * s ** (charged / root)`` joins the system.  Its parts are then
-frozen: a later task may run its clones but trains none of them, so every
+``accuracy * s ** (charged / root)`` joins the system.  The gated deltas it
+opened then become bank entries of their own
+(:func:`compose.grow.continual.adopt_gated_deltas`), which later tasks can run
+as they run its clones.  Its parts are then
+frozen: a later task may run its clones and adapted blocks but trains none of them, so every
 earlier task's outputs stay bit-identical (checked after every addition on
 fixed random images of every earlier task's shape; ``old_task_max_abs_diff``).
 
@@ -17,10 +20,11 @@ The output directory holds, after each task:
   the system so far, every task served by it (``compose.export`` reads it);
   written atomically, it is what a rerun resumes from.
 ``tasks/<name>.json``
-  the task's record: its genome, the lineage of the kept candidate, every
-  candidate, held-out and test accuracy, parameters charged and added, the
-  system's parameters, seconds (written before the model, so every task of
-  the model has its record).
+  the task's record: its genome, the program it runs in the system (its
+  genome's, with its adopted deltas' derived entries in their blocks'
+  place), the lineage of the kept candidate, every candidate, held-out and
+  test accuracy, parameters charged and added, the system's parameters,
+  seconds (written before the model, so every task of the model has its record).
 ``grow.json``
   the root, the options, the stream and every record so far.
 
@@ -41,6 +45,7 @@ import tensorflow as tf
 from compose.config import GrowOptions
 from compose.errors import InvalidInputError
 from compose.files import read_json, save_model_atomically, write_json
+from compose.grow.continual import adopt_gated_deltas
 from compose.grow.evolve import evolve_task, first_generation
 from compose.seeds import derive_seed
 from compose.training.evaluate import evaluate
@@ -50,10 +55,11 @@ PROBE_IMAGES = 32
 
 
 def system_parameter_count(model) -> int:
-    """Values the system holds: every bank block (clones included) and every
-    task's own (stem, normalisation, head, open gates)."""
+    """Values the system holds: every bank entry (clones in full, derived
+    entries their deltas' factors) and every task's own (stem, normalisation,
+    head, open gates)."""
     own = sum(report["own_params"] for report in model.parameter_report().values())
-    return model.bank_size * model.bank.block_size + own
+    return model.bank.parameter_count() + own
 
 
 def check_stream(model, tasks, grown_tasks=()) -> None:
@@ -173,18 +179,25 @@ def add_evolved_task(model, task, train, test, options, verbose=True):
     probes = _probe_images(model)
     before = _outputs(model, probes)
     starts, first = first_generation(model, task.spec, train, validation, evolve, verbose)
-    grown, best, log = evolve_task(model, task.spec, train, validation, starts, evolve, verbose)
+    evolved, best, log = evolve_task(model, task.spec, train, validation, starts, evolve, verbose)
+    own_clones = range(model.bank_size, evolved.bank_size)
+    grown = adopt_gated_deltas(evolved, task.name, own_entries=own_clones)
     after = _outputs(grown, probes)
+    held_out = {task.name: validation.images[:PROBE_IMAGES]}
+    adoption_diff = _outputs(grown, held_out)[task.name] - _outputs(evolved, held_out)[task.name]
     test_accuracy = evaluate(grown, {task.name: test})[task.name]["accuracy"]
     record = {
         "task": task.name,
         "description": task.description,
         "genome": best.genome.to_json(),
+        "program": grown.program(task.name),
         "lineage": _lineage(log, best),
         "validation_accuracy": best.accuracy,
         "test_accuracy": test_accuracy,
         "charged_params": best.charged_params,
-        "added_params": best.added_params,
+        "added_params": system_parameter_count(grown) - system_parameter_count(model),
+        "derived_entries": sorted(set(grown.bank.derived) - set(model.bank.derived)),
+        "adoption_max_abs_diff": float(np.max(np.abs(adoption_diff))),
         "lineage_steps": best.lineage_steps,
         "system_params": system_parameter_count(grown),
         "old_task_max_abs_diff": max(
@@ -199,7 +212,7 @@ def add_evolved_task(model, task, train, test, options, verbose=True):
     if verbose:
         print(
             f"  kept {best.genome.to_json()}: validation {best.accuracy:.4f}, test "
-            f"{test_accuracy:.4f}, {best.added_params} parameters added, old tasks' max "
+            f"{test_accuracy:.4f}, {record['added_params']} parameters added, old tasks' max "
             f"change {record['old_task_max_abs_diff']}, {record['seconds']}s",
             flush=True,
         )

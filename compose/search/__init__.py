@@ -33,12 +33,13 @@ closest to the exhaustive best within a small budget."""
 
 
 def other_users(model, task) -> dict[int, int]:
-    """``{block: number of the model's other tasks whose programs use it}``."""
+    """``{entry: number of the model's other tasks whose programs read it}``
+    (a derived entry's bases included)."""
     users: dict[int, int] = {}
     for other in model.task_names:
         if other != task:
-            for block in set(model.program(other)):
-                users[block] = users.get(block, 0) + 1
+            for entry in model.bank.entries_used(model.program(other)):
+                users[entry] = users.get(entry, 0) + 1
     return users
 
 
@@ -53,6 +54,8 @@ def task_objective(model, task, accuracy_fn, budget, size_penalty=1.0) -> Search
         budget=budget,
         size_penalty=size_penalty,
         other_users=other_users(model, task),
+        entry_params={entry: model.bank.entry_size(entry) for entry in model.bank.derived},
+        bases={entry: base for entry, (base, _) in model.bank.derived.items()},
     )
 
 

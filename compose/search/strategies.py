@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from compose.core.program import entries_read
 from compose.errors import InvalidInputError, UnknownNameError
 
 
@@ -37,8 +38,9 @@ class SearchObjective:
 
     ``score = accuracy * size_penalty ** (charged_params / base_params)``, as in
     muNet.  ``charged_params`` are the task's own parameters plus, for every
-    distinct bank block the program uses, the block's parameters divided among
-    the tasks using it (this one and ``other_users[block]`` others).
+    distinct bank entry the program reads (a derived entry's bases included),
+    the entry's parameters divided among the tasks reading it (this one and
+    ``other_users[entry]`` others).
     ``base_params`` are what the task would own alone: its own parameters plus
     one unshared block per layer of the model's depth.  ``size_penalty = 1``
     scores accuracy alone.
@@ -50,7 +52,10 @@ class SearchObjective:
       depth: the model's maximum depth.
       budget: distinct programs that may be scored.
       size_penalty: ``s`` in (0, 1].
-      other_users: ``{block: other tasks using it}``.
+      other_users: ``{entry: other tasks reading it}``.
+      entry_params: ``{entry: parameters}`` of the entries whose size is not
+        ``block_params`` (derived entries: a delta's factors).
+      bases: ``{derived entry: the entry it derives from}``.
     """
 
     def __init__(
@@ -62,6 +67,8 @@ class SearchObjective:
         budget: int,
         size_penalty: float = 1.0,
         other_users: dict[int, int] | None = None,
+        entry_params: dict[int, int] | None = None,
+        bases: dict[int, int] | None = None,
     ):
         if not 0.0 < size_penalty <= 1.0:
             raise InvalidInputError(f"size_penalty must be in (0, 1], got {size_penalty}")
@@ -74,6 +81,8 @@ class SearchObjective:
         self.budget = budget
         self.size_penalty = size_penalty
         self.other_users = dict(other_users or {})
+        self.entry_params = dict(entry_params or {})
+        self.bases = dict(bases or {})
         self.log: list[Candidate] = []
         self._seen: dict[tuple[int, ...], Candidate] = {}
 
@@ -82,7 +91,10 @@ class SearchObjective:
         return self.budget - len(self.log)
 
     def charged_params(self, program) -> float:
-        shared = sum(self.block_params / (1 + self.other_users.get(b, 0)) for b in set(program))
+        shared = sum(
+            self.entry_params.get(entry, self.block_params) / (1 + self.other_users.get(entry, 0))
+            for entry in entries_read(program, self.bases)
+        )
         return self.own_params + shared
 
     def score(self, program, accuracy) -> float:

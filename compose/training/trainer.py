@@ -123,6 +123,7 @@ class Trainer:
       frozen_blocks: bank blocks whose gradient is zeroed.  With an optimizer
         that has not yet stepped (Adam, RMSprop, SGD+momentum), a gradient that
         was always zero moves nothing: those blocks stay bit-identical.
+        (A derived entry's delta is never trained; its base follows this.)
     """
 
     release_traced_gradients = True
@@ -171,8 +172,9 @@ class Trainer:
         self.variables = list(
             trained_variables(model, self.forward_tasks) if variables is None else variables
         )
-        self._block_mask = np.ones(model.bank_size, np.float32)
-        self._block_mask[frozen] = 0.0
+        block_mask = np.ones(model.bank_size, np.float32)
+        block_mask[frozen] = 0.0
+        self._block_mask = block_mask[model.bank.stored_entries]  # a row per stored block
         self._bank_ids = {id(v) for v in model.bank.trainable_variables}
         self.batch_size = batch_size
         self.task_batch_sizes = task_batch_sizes
