@@ -60,6 +60,7 @@ from benchmarks.stream_runs import (  # noqa: E402
     ROOT_KEYS,
     earlier_run,
     figure_points,
+    grown_rows,
     summarise,
 )
 from compose.config import (  # noqa: E402
@@ -178,9 +179,7 @@ def run_seed(seed, stream, evolve, root_base, work_dir, setup) -> dict:
         print(f"seed {seed}: {method} (s = {penalty})", flush=True)
         options = GrowOptions(evolve=dataclasses.replace(evolve, size_penalty=penalty, seed=seed))
         records = grow_system(root, root_dir, stream, os.path.join(seed_dir, system_dir), options)
-        return [
-            {"steps": r["lineage_steps"], **{key: r[key] for key in GROWN_KEYS}} for r in records
-        ]
+        return grown_rows(records)
 
     rows = {"evolved": grown("evolved", 1.0, "evolved")}
     done_path = os.path.join(seed_dir, "baselines.json")
@@ -217,20 +216,6 @@ def commit() -> str | None:
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
-
-
-GROWN_KEYS = (
-    "task",
-    "test_accuracy",
-    "validation_accuracy",
-    "charged_params",
-    "added_params",
-    "system_params",
-    "seconds",
-    "old_task_max_abs_diff",
-    "genome",
-)
-"""What a grown system's row keeps of each task's record, beside its lineage's ``steps``."""
 
 
 def root_config(data_dir, params_override):

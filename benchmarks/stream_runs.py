@@ -21,6 +21,38 @@ ROOT_KEYS = ("tasks", "model", "train")
 (:func:`compose.files.check_resumable`): its systems and baselines grew from it."""
 
 
+GROWN_KEYS = (
+    "task",
+    "test_accuracy",
+    "validation_accuracy",
+    "charged_params",
+    "added_params",
+    "system_params",
+    "seconds",
+    "old_task_max_abs_diff",
+    "genome",
+)
+"""What a grown system's row keeps of each task's record, beside its lineage's ``steps``."""
+
+
+def grown_rows(records) -> list[dict]:
+    """A grown system's rows of a run: what each task's record (``compose.grow``'s
+    ``tasks/<task>.json``) keeps, with its lineage's steps."""
+    return [{"steps": r["lineage_steps"], **{key: r[key] for key in GROWN_KEYS}} for r in records]
+
+
+def with_system(run, method, records) -> dict:
+    """``run`` with the rows of ``method`` (a grown system's) replaced by the
+    system that ``records`` describe, grown elsewhere on the same stream."""
+    if method not in ("evolved", "evolved_small"):
+        raise app.UsageError(f"--method must be evolved or evolved_small, got {method!r}")
+    theirs = [row["task"] for row in run["rows"][method]]
+    mine = [record["task"] for record in records]
+    if mine != theirs:
+        raise app.UsageError(f"the grown system's tasks {mine} are not the run's stream {theirs}")
+    return {**run, "rows": {**run["rows"], method: grown_rows(records)}}
+
+
 def earlier_run(path, setup, seeds_here) -> dict:
     """The ``run.json`` of a seed grown by another run, checked to be of the
     same stream and options and not a seed grown here."""

@@ -5,7 +5,14 @@ reused only for the tasks, model and training that made it."""
 import pytest
 from absl import app
 
-from benchmarks.stream_runs import METHODS, ROOT_KEYS, earlier_run, figure_points, summarise
+from benchmarks.stream_runs import (
+    METHODS,
+    ROOT_KEYS,
+    earlier_run,
+    figure_points,
+    summarise,
+    with_system,
+)
 from compose.config import ExperimentConfig, override
 from compose.errors import InvalidInputError
 from compose.files import check_resumable, write_config, write_json
@@ -92,3 +99,36 @@ def test_a_root_of_another_config_is_refused(tmp_path):
         section = next(iter(change))
         with pytest.raises(InvalidInputError, match=rf"holds a run with {section}=.*--work_dir"):
             check_resumable(wanted, str(tmp_path), ROOT_KEYS, "--work_dir")
+
+
+def _record(task, accuracy, added):
+    """A compose.grow task record, as ``tasks/<task>.json`` holds it."""
+    return {
+        "task": task,
+        "test_accuracy": accuracy,
+        "validation_accuracy": accuracy,
+        "charged_params": 20,
+        "added_params": added,
+        "system_params": 1000 + added,
+        "seconds": 1.0,
+        "old_task_max_abs_diff": 0.0,
+        "genome": {"program": [0]},
+        "lineage_steps": 300,
+        "program": [4],
+    }
+
+
+def test_a_system_grown_elsewhere_replaces_its_method_in_a_seed():
+    run = _run(0, 0.7)
+    replaced = with_system(run, "evolved_small", [_record("a", 0.9, 5), _record("b", 0.8, 15)])
+    assert replaced["rows"]["finetune"] == run["rows"]["finetune"]
+    kept = {k: v for k, v in _record("b", 0.8, 15).items() if k not in ("lineage_steps", "program")}
+    assert replaced["rows"]["evolved_small"][1] == {"steps": 300, **kept}
+    summary = summarise([replaced], SETUP["tasks"])
+    assert summary["evolved_small_mean"] == 0.85 and summary["evolved_mean"] == 0.75
+    assert summary["params_per_task_ratio"] == 0.2 and summary["added_params"] == [5, 15]
+    assert summary["total_params_ratio"] == 1.015
+    with pytest.raises(app.UsageError, match=r"tasks \['b', 'a'\] are not the run's stream"):
+        with_system(run, "evolved_small", [_record("b", 0.9, 5), _record("a", 0.8, 15)])
+    with pytest.raises(app.UsageError, match="--method must be evolved or evolved_small"):
+        with_system(run, "finetune", [])

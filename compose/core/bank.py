@@ -36,8 +36,8 @@ class BlockBank(keras.layers.Layer):
     (:func:`compose.grow.continual.adopt_gated_deltas`), so that later tasks
     run an adapted block for the price of its delta instead of a clone.  A
     derived entry shares its base's normalisation scale and offset.  Its
-    kernels are rebuilt on every call; a bank without derived entries runs
-    exactly as before they existed.
+    kernels are rebuilt once a forward pass (:meth:`entry_kernels`); a bank
+    without derived entries runs its stacked weights as they are.
 
     A layer of a task selects its block through a mixture vector over the K
     blocks: the block *weights* are mixed (``mix @ w``), then one block runs.
@@ -207,7 +207,7 @@ class BlockBank(keras.layers.Layer):
           deltas: per task, None or its own change of each kernel, already
             mixed (what its :class:`compose.core.gates.BlockGates` returns).
           kernels: :meth:`entry_kernels`, when the caller built them once for
-          every layer of a pass (derived entries are rebuilt otherwise).
+            every layer of a pass (default: built here).
 
         Returns:
           ``{name: kernel}``, the T tasks' kernels concatenated along the
@@ -262,11 +262,7 @@ class BlockBank(keras.layers.Layer):
         clones = [int(c) for c in clones]
         added = [e for e in range(other.bank_size, self.bank_size) if e not in self.derived]
         same = {e: d for e, d in self.derived.items() if e < other.bank_size} == other.derived
-        if (
-            len(added) != len(clones)
-            or not same
-            or added != list(range(other.bank_size, other.bank_size + len(clones)))
-        ):
+        if not same or added != list(range(other.bank_size, other.bank_size + len(clones))):
             raise InvalidInputError(
                 f"a bank of {self.bank_size} entries deriving {self.derived} cannot take the "
                 f"{other.bank_size} entries of one deriving {other.derived} and {len(clones)} "
