@@ -1,13 +1,11 @@
 """The shared bank: K interchangeable blocks stored as stacked weights."""
 
-import math
-
 import keras
 import numpy as np
 import tensorflow as tf
 
 import blocks
-from compose.core.gates import delta_factor_shapes, delta_from_factors
+from compose.core.gates import delta_factor_shapes, delta_from_factors, delta_size
 from compose.core.normalization import PLACEMENTS
 from compose.core.program import entries_read
 from compose.errors import InvalidInputError
@@ -93,15 +91,14 @@ class BlockBank(keras.layers.Layer):
         self.param_specs = self.family.param_specs(channels)
         self.norm_sites = self.family.norm_sites(channels)
         self.derived = _checked_derived(derived, bank_size)
+        self.bases = {entry: base for entry, (base, _) in self.derived.items()}
+        """``{derived entry: the entry it derives from}``."""
         self.stored_entries = [e for e in range(bank_size) if e not in self.derived]
         """The entries stored in full, in the order of the stacked weights' rows."""
-        rows = {entry: row for row, entry in enumerate(self.stored_entries)}
         # Every entry's place in [stored rows, derived entries in order].
-        self._order = [
-            rows[e] if e in rows else len(rows) + list(self.derived).index(e)
-            for e in range(bank_size)
-        ]
-        self._scale_rows = [rows[self.stored_base(e)] for e in range(bank_size)]
+        places = {e: place for place, e in enumerate([*self.stored_entries, *self.derived])}
+        self._order = [places[e] for e in range(bank_size)]
+        self._scale_rows = [places[self.stored_base(e)] for e in range(bank_size)]
 
     def build(self, input_shape=None):
         stored = len(self.stored_entries)
@@ -150,24 +147,20 @@ class BlockBank(keras.layers.Layer):
         self.built = True
 
     def stored_base(self, entry) -> int:
-        """The stored entry ``entry`` derives from (itself when stored)."""
-        while entry in self.derived:
-            entry = self.derived[entry][0]
-        return entry
+        """The stored entry ``entry`` derives from (itself when stored): the
+        first of its chain, as every base comes before its entries."""
+        return min(self.entries_used([entry]))
 
     def entries_used(self, program) -> set[int]:
         """The entries ``program`` reads: its own and every base they derive from."""
-        return entries_read(program, {entry: base for entry, (base, _) in self.derived.items()})
+        return entries_read(program, self.bases)
 
     def entry_size(self, entry) -> int:
         """Values ``entry`` adds to the bank: a block, or a derived entry's factors."""
         if entry not in self.derived:
             return self.block_size
-        rank = self.derived[entry][1]
-        return sum(
-            math.prod(shape)
-            for spec in self.param_specs.values()
-            for shape in delta_factor_shapes(spec.shape, rank)
+        return delta_size(
+            [spec.shape for spec in self.param_specs.values()], self.derived[entry][1]
         )
 
     def parameter_count(self) -> int:
@@ -248,10 +241,11 @@ class BlockBank(keras.layers.Layer):
             raise InvalidInputError(f"bank entry {entry} is derived, not stored in full")
         return self._order[entry]
 
-    def entry_values(self, entry) -> list[np.ndarray]:
+    def entry_values(self, entry, kernels=None) -> list[np.ndarray]:
         """``entry``'s values in :meth:`stored_weights`' order (a derived entry's
-        kernels with its delta added, its base's scales and offsets)."""
-        kernels = [np.asarray(k[entry]) for k in self.entry_kernels()]
+        kernels with its delta added, its base's scales and offsets);
+        ``kernels`` are :meth:`entry_kernels` when the caller has them."""
+        kernels = [np.asarray(k[entry]) for k in kernels or self.entry_kernels()]
         row = self._scale_rows[entry]
         return kernels + [np.asarray(w)[row] for w in self.stored_weights()[len(kernels) :]]
 
@@ -268,7 +262,8 @@ class BlockBank(keras.layers.Layer):
                 f"{other.bank_size} entries of one deriving {other.derived} and {len(clones)} "
                 "clones"
             )
-        copies = [other.entry_values(parent) for parent in clones]
+        kernels = other.entry_kernels() if clones else None  # built once for every clone
+        copies = [other.entry_values(parent, kernels) for parent in clones]
         for index, (mine, theirs) in enumerate(
             zip(self.stored_weights(), other.stored_weights(), strict=True)
         ):

@@ -50,6 +50,12 @@ def delta_factor_shapes(shape, rank) -> list[tuple[int, ...]]:
     return [(rows, rank), (rank, cols)]
 
 
+def delta_size(shapes, rank) -> int:
+    """Values one block's delta costs, kernels of ``shapes`` at ``rank``
+    (:func:`delta_factor_shapes`)."""
+    return sum(math.prod(factor) for shape in shapes for factor in delta_factor_shapes(shape, rank))
+
+
 def delta_from_factors(factors, shape):
     """One delta of ``shape`` (or ``[N, *shape]`` for factors ``[N, ...]``)
     from its factors: the full delta itself, or ``left @ right`` reshaped."""
@@ -227,11 +233,7 @@ class BlockGates(keras.layers.Layer):
     @property
     def delta_size(self) -> int:
         """Values one block's open delta costs: its kernels in full, or their factors."""
-        return sum(
-            math.prod(factor)
-            for shape in self.param_shapes.values()
-            for factor in delta_factor_shapes(shape, self.rank)
-        )
+        return delta_size(self.param_shapes.values(), self.rank)
 
     def copy_from(self, other):
         """Takes ``other``'s deltas and scores; blocks this bank has beyond

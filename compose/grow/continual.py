@@ -100,7 +100,8 @@ def adopt_gated_deltas(model, task, own_entries=()) -> ComposedModel:
         return model
     program = model.program(task)
     opened = path.gates.open_blocks(program)
-    merged = [entry for entry in opened if entry in set(own_entries)]
+    own = set(own_entries)
+    merged = [entry for entry in opened if entry in own]
     new_entries = {
         base: model.bank_size + i for i, base in enumerate(e for e in opened if e not in merged)
     }
@@ -125,12 +126,12 @@ def adopt_gated_deltas(model, task, own_entries=()) -> ComposedModel:
         ):
             for variable, gate_variable in zip(factors, gate_factors, strict=True):
                 variable.assign(np.asarray(gate_variable)[base])
-    deltas = path.gates.full_deltas()
-    for kernel, delta in zip(adopted.bank.kernels, deltas, strict=True):
-        values = np.array(kernel)
-        for entry in merged:
-            values[adopted.bank.stored_row(entry)] += delta[entry]
-        kernel.assign(values)
+    if merged:
+        for kernel, delta in zip(adopted.bank.kernels, path.gates.full_deltas(), strict=True):
+            values = np.array(kernel)
+            for entry in merged:
+                values[adopted.bank.stored_row(entry)] += delta[entry]
+            kernel.assign(values)
     for name in model.task_names:
         old = model.path(name)
         parts = ("stem", "norm", "head")

@@ -186,6 +186,7 @@ def add_evolved_task(model, task, train, test, options, verbose=True):
     held_out = {task.name: validation.images[:PROBE_IMAGES]}
     adoption_diff = _outputs(grown, held_out)[task.name] - _outputs(evolved, held_out)[task.name]
     test_accuracy = evaluate(grown, {task.name: test})[task.name]["accuracy"]
+    system_params = system_parameter_count(grown)
     record = {
         "task": task.name,
         "description": task.description,
@@ -195,11 +196,11 @@ def add_evolved_task(model, task, train, test, options, verbose=True):
         "validation_accuracy": best.accuracy,
         "test_accuracy": test_accuracy,
         "charged_params": best.charged_params,
-        "added_params": system_parameter_count(grown) - system_parameter_count(model),
+        "added_params": system_params - system_parameter_count(model),
         "derived_entries": sorted(set(grown.bank.derived) - set(model.bank.derived)),
         "adoption_max_abs_diff": float(np.max(np.abs(adoption_diff))),
         "lineage_steps": best.lineage_steps,
-        "system_params": system_parameter_count(grown),
+        "system_params": system_params,
         "old_task_max_abs_diff": max(
             (float(np.max(np.abs(after[t] - before[t]))) for t in before), default=0.0
         ),

@@ -55,7 +55,7 @@ def task_objective(model, task, accuracy_fn, budget, size_penalty=1.0) -> Search
         size_penalty=size_penalty,
         other_users=other_users(model, task),
         entry_params={entry: model.bank.entry_size(entry) for entry in model.bank.derived},
-        bases={entry: base for entry, (base, _) in model.bank.derived.items()},
+        bases=model.bank.bases,
     )
 
 
