@@ -101,6 +101,13 @@ flags.DEFINE_float(
     "The s < 1 of the second grown system (0.9: at the default model a clone must gain about "
     "1.3%; docs/growing.md measures s = 0.6 too).",
 )
+flags.DEFINE_integer(
+    "small_max_clones",
+    None,
+    "Clones a task of the s < 1 system may own (default: the model's depth, no cap; 0: it "
+    "adapts blocks by gated deltas only, which later tasks run as bank entries).",
+    lower_bound=0,
+)
 flags.DEFINE_string(
     "root_params_override",
     "",
@@ -132,6 +139,8 @@ def main(argv):
     setup["evolve"] = dataclasses.asdict(evolve)
     if FLAGS.root_params_override:  # absent by default, so older seeds' setups still match
         setup["root"] = FLAGS.root_params_override
+    if FLAGS.small_max_clones is not None:  # likewise
+        setup["small_max_clones"] = FLAGS.small_max_clones
     root = root_config(data_dir, FLAGS.root_params_override)
     seeds_here = range(FLAGS.first_seed, FLAGS.first_seed + seeds)
     earlier = [earlier_run(path, setup, seeds_here) for path in FLAGS.with_runs]
@@ -175,9 +184,13 @@ def run_seed(seed, stream, evolve, root_base, work_dir, setup) -> dict:
     root_dir = os.path.join(seed_dir, "root")
     root = train_root(seed, root_base, root_dir)
 
-    def grown(method, penalty, system_dir):
+    def grown(method, penalty, system_dir, max_clones=None):
         print(f"seed {seed}: {method} (s = {penalty})", flush=True)
-        options = GrowOptions(evolve=dataclasses.replace(evolve, size_penalty=penalty, seed=seed))
+        options = GrowOptions(
+            evolve=dataclasses.replace(
+                evolve, size_penalty=penalty, seed=seed, max_clones=max_clones
+            )
+        )
         records = grow_system(root, root_dir, stream, os.path.join(seed_dir, system_dir), options)
         return grown_rows(records)
 
@@ -195,9 +208,11 @@ def run_seed(seed, stream, evolve, root_base, work_dir, setup) -> dict:
                 write_json(done_path, done)
     for method in ("finetune", "head", "independent"):
         rows[method] = [done[f"{method}/{task.name}"] for task, _, _ in stream]
-    # Named by its s, so that another --small_penalty grows beside it, not over it.
-    small = FLAGS.small_penalty
-    rows["evolved_small"] = grown("evolved_small", small, f"evolved_s{small:g}")
+    # Named by its options, so that another --small_penalty or --small_max_clones grows
+    # beside it, not over it.
+    small, max_clones = FLAGS.small_penalty, FLAGS.small_max_clones
+    small_dir = f"evolved_s{small:g}" + ("" if max_clones is None else f"_c{max_clones}")
+    rows["evolved_small"] = grown("evolved_small", small, small_dir, max_clones)
     run = {"seed": seed, "root_params": system_parameter_count(root), "rows": rows}
     run.update(setup=setup, environment=environment(), commit=commit())
     write_json(os.path.join(seed_dir, "run.json"), run)
@@ -360,8 +375,11 @@ def plot(runs, summary, path):
 
 
 def _label(method):
-    """The method's name, with the s of the system grown at s < 1."""
-    return f"{method}, s = {FLAGS.small_penalty:g}" if method == "evolved_small" else method
+    """The method's name, with the s (and clone cap) of the system grown at s < 1."""
+    if method != "evolved_small":
+        return method
+    cap = FLAGS.small_max_clones
+    return f"{method}, s = {FLAGS.small_penalty:g}" + ("" if cap is None else f", <= {cap} clones")
 
 
 def _color(method):
